@@ -1,0 +1,109 @@
+// Package workqueue runs attempts of work items in per-key lanes, with
+// bounded admission, retries, a hold gate and lane waiting. It is the Go
+// form of the StarlingX maintenance agent's per-host HTTP work queue: every
+// SysInv, VIM and SM request for a host goes through that host's lane, so
+// that no call blocks the caller and a token renewal can finish before the
+// retries run out.
+//
+// # Guarantees
+//
+//   - Lanes are FIFO. Items submitted with the same key are dispatched in
+//     submission order, and an item's retries run before the next item of
+//     the key starts (head of line, as in StarlingX).
+//   - One live attempt per key. At most one attempt per key runs with a
+//     context that is not cancelled. [Queue.Purge], [Handle.Cancel] and a
+//     forced [Queue.Close] cancel the running attempt's context before they
+//     free the lane; the next item may then start while the cut-short Run
+//     is still returning, and that Run's result is ignored. This is what
+//     lets a request resent after a purge go out at once, as the swact
+//     controller needs.
+//   - Keys proceed concurrently, up to Config.Workers attempts at once.
+//     The queue runs Config.Workers goroutines plus one scheduler, whatever
+//     the number of keys or retries; a cut-short attempt whose Run has not
+//     returned yet keeps one more goroutine until it does. Retry waits and
+//     gate holds occupy no goroutine: the scheduler keeps them in a timer
+//     heap. A key with nothing queued keeps a small lane (about 180 bytes)
+//     for one to two minutes, for reuse, and then costs nothing.
+//   - Submit never blocks. It admits the item or refuses it at once with
+//     [ErrOverloaded] (lane at Config.MaxPerKey, or queue at
+//     Config.MaxTotal), [ErrClosed] or [ErrInvalidItem]. A refused item is
+//     not enqueued, is counted, and gets no callback.
+//   - Every admitted item completes exactly once: it succeeds, or it fails
+//     with an [*Error] whose cause is its last attempt's error, [ErrPurged],
+//     [ErrCanceled] or [ErrClosed]. Its OnDone callback runs once and then
+//     its [Handle.Done] channel closes. Nothing is dropped silently: a
+//     critical failure is logged at Error level and recorded for
+//     [Queue.WaitLane]; a noncritical one is logged at Warn level.
+//   - Callbacks are ordered. For one item: OnAttempt for each attempt in
+//     order, then OnDone, then Done. For one key, the callbacks that workers
+//     deliver are in lane order, and the key's next attempt starts only
+//     after they return. Purge, Cancel and Close deliver the callbacks of the
+//     items they remove in the calling goroutine before returning (except for
+//     an item whose attempt is returning at that very moment: its worker
+//     completes it).
+//   - The gate is consulted before every dispatch. While [Gate.Held]
+//     returns a channel, no attempt is dispatched and none is spent; after
+//     Config.MaxHold the queue logs once and dispatches anyway until the
+//     gate opens.
+//   - Close stops admission, lets admitted work finish until its context
+//     ends, completes whatever is left with ErrClosed, and joins every
+//     goroutine the queue started. It is idempotent.
+//
+// # Attempts
+//
+// An [Item] carries its function and its policy: a total attempt budget
+// (default 3), a per-attempt timeout that may grow with each retry
+// (Timeout + (n-1)*TimeoutStep), a wait policy between attempts made by a
+// factory of [backoff.BackOff] values (default: constant 5 s), and a
+// criticality flag. The error returned by Run decides what happens next:
+//
+//   - nil: the item succeeded;
+//   - an error wrapped with [Permanent] (or [backoff.Permanent]): the item
+//     fails now;
+//   - any other error, including a timeout: the attempt counts against the
+//     budget and the item is retried after the policy's wait, unless the
+//     budget is spent or the policy returns [backoff.Stop].
+//
+// The queue never calls backoff.Retry and never sleeps in a worker: it
+// calls the factory at most once per item and then only NextBackOff. Note
+// that backoff.WithMaxRetries(b, 3) allows four attempts on its own; the
+// item's budget and the policy's Stop both apply, whichever comes first.
+//
+// # Lane waiting
+//
+// [Queue.WaitLane] is StarlingX's workQueue_done: the owner of a lane (an
+// action handler) waits for the lane to empty, bounded by a timeout
+// (work_queue_timeout). It fails only if critical items are left at the
+// deadline, and it reports the first critical item that failed on the lane
+// since the previous report; noncritical leftovers and failures never fail
+// it.
+//
+// # Caller's duties
+//
+//   - Create queues with [New] from [DefaultConfig], and Close them.
+//   - Run must return soon after its context is cancelled; Close waits for
+//     it. A Run that panics crashes the program, as in any goroutine.
+//   - Callbacks and the [Observer] run on the queue's goroutines (or the
+//     caller's, for Purge, Cancel and Close); they must be quick, may call
+//     the queue, and must not call Close.
+//   - Collect critical failures, through handles, OnDone or WaitLane: a
+//     lane keeps its first unreported critical failure until WaitLane
+//     reports it.
+//
+// # Differences from StarlingX
+//
+//   - StarlingX refuses an item when a lane already holds more than 100,
+//     so a lane can reach 101; here Config.MaxPerKey is the exact maximum.
+//   - StarlingX max_retries is a total attempt budget in which 0 also
+//     means one attempt; Item.Attempts 0 means the queue default, so map
+//     max_retries m to max(m, 1).
+//   - The wait between attempts is a policy (default a constant 5 s, the
+//     compiled-in HTTP_RETRY_WAIT_SECS); StarlingX parses http_retry_wait
+//     from mtc.conf but never uses it.
+//   - Completion is reported through handles and callbacks for every item;
+//     the done FIFO of critical items becomes WaitLane's failure record.
+//
+// The queue is not generic: one lane serialises requests of different
+// kinds (a host's SysInv, VIM and SM calls), so an item returns only an
+// error and a Run closure keeps whatever result it needs.
+package workqueue

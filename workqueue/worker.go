@@ -1,0 +1,371 @@
+package workqueue
+
+import (
+	"container/heap"
+	"context"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+)
+
+// worker dispatches ready lanes until the queue stops, or until it returns
+// from a cut-short attempt while a replacement worker exists.
+func (q *Queue) worker() {
+	defer q.wg.Done()
+	q.mu.Lock()
+	fresh := false // the gate was consulted since the last wait
+	for !q.stopping {
+		if q.ready.len() == 0 || (q.heldCh != nil && !q.bypass) {
+			q.idle++
+			q.cond.Wait()
+			q.idle--
+			fresh = false
+			continue
+		}
+		if q.cfg.Gate != nil && !fresh {
+			// Consult the gate without holding the lock: it is foreign code.
+			q.mu.Unlock()
+			ch := q.cfg.Gate.Held()
+			q.mu.Lock()
+			fresh = true
+			if ch != nil {
+				q.noteHeldLocked(ch)
+			}
+			continue
+		}
+		fresh = false
+		l := q.ready.popFront()
+		l.inReady = false
+		if l.state != laneReady {
+			continue // stale entry: the lane was purged meanwhile
+		}
+		if q.ready.len() > 0 && q.idle > 0 {
+			q.cond.Signal() // more work: wake another worker
+		}
+		if !q.runLocked(l) {
+			break
+		}
+	}
+	q.workers--
+	q.mu.Unlock()
+}
+
+// noteHeldLocked records that the gate is closed, with ch as its channel.
+func (q *Queue) noteHeldLocked(ch <-chan struct{}) {
+	switch {
+	case q.heldCh == ch:
+	case q.heldCh == nil:
+		q.heldCh = ch
+		q.holdStart = time.Now()
+		q.bypass = false
+		q.st.holds++
+		q.kickScheduler()
+	default:
+		// The gate hands out a new channel; the scheduler sorts out
+		// whether the old one was closed (a new hold) or not.
+		q.heldCh = ch
+		q.kickScheduler()
+	}
+}
+
+// runLocked runs one attempt of l's head item. It is called and returns with
+// q.mu held, and reports whether the worker should go on.
+func (q *Queue) runLocked(l *lane) bool {
+	h := l.head
+	l.state = laneRunning
+	h.state.store(stRunning)
+	h.attempts++
+	n := h.attempts
+	timeout := h.timeout(n)
+	q.inflight++
+	q.st.attempts++
+	q.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	// The clock is slow on some machines: derive the start from the
+	// deadline WithTimeout computed, and read the end only if needed.
+	dl, _ := ctx.Deadline()
+	start := dl.Add(-timeout)
+	h.setAttempt(cancel, start.Sub(q.epoch))
+
+	err := h.item.Run(ctx, n)
+	var dur time.Duration
+	if h.item.OnAttempt != nil || q.obs != nil {
+		dur = time.Since(start)
+	}
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		err = &timeoutError{after: timeout, err: err}
+	}
+	cancel()
+
+	// Classify outside the lock: the backoff policy is foreign code. h.bo
+	// belongs to whoever runs h's attempt, which is this goroutine.
+	final, wait := true, time.Duration(0)
+	if err != nil && n < h.item.Attempts && !IsPermanent(err) {
+		if h.bo == nil {
+			h.bo = h.item.BackOff()
+		}
+		switch wait = h.bo.NextBackOff(); {
+		case wait == backoff.Stop:
+			wait = 0
+		case wait < 0:
+			wait, final = 0, false
+		default:
+			final = false
+		}
+	}
+
+	h.final = final // published by the swap below
+	if !h.state.cas(stRunning, stFinishing) {
+		// Purge, Cancel or Close cut this attempt short and completed the
+		// item; the lane has moved on. Exit if a replacement took our place.
+		q.mu.Lock()
+		q.orphans--
+		return q.workers <= q.cfg.Workers
+	}
+	if err == nil && h.item.OnAttempt == nil && h.item.OnDone == nil && q.obs == nil {
+		q.mu.Lock()
+		q.inflight--
+		q.finishHeadLocked(l, h, nil, outSucceeded) // fast path: nothing to call
+		return true
+	}
+
+	// Callbacks and logs, lock released, lane still busy: the next attempt
+	// of this key starts only after they return.
+	a := Attempt{Key: h.key, Seq: h.seq, Name: h.item.Name, Critical: h.item.Critical, Number: n,
+		Start: start, Duration: dur, Err: err, Final: final}
+	if !final {
+		a.Retry = wait
+	}
+	if h.item.OnAttempt != nil {
+		h.item.OnAttempt(a)
+	}
+	q.emit(Event{Kind: EventAttempt, Key: h.key, Seq: h.seq, Critical: h.item.Critical, Attempt: n, Final: final, Duration: dur, Err: err})
+	var ferr error
+	o := outSucceeded
+	if final {
+		if err != nil {
+			ferr, o = h.finalError(err), outFailed
+			q.logFailure(h, ferr)
+		}
+		q.doneCallbacks(h, ferr)
+	} else {
+		q.log.Info("work queue attempt failed, will retry", "key", h.key, "seq", h.seq, "item", h.item.Name,
+			"attempt", n, "of", h.item.Attempts, "retry_in", wait, "err", err)
+	}
+
+	q.mu.Lock()
+	q.inflight--
+	if !final && h.abort != 0 {
+		// Purged, cancelled or abandoned while we delivered the callbacks.
+		o, final = h.abort, true
+		ferr = h.finalError(o.cause())
+		q.mu.Unlock()
+		q.doneCallbacks(h, ferr)
+		q.mu.Lock()
+	}
+	if final {
+		q.finishHeadLocked(l, h, ferr, o)
+	} else {
+		q.retryLocked(l, h, wait)
+	}
+	return true
+}
+
+func (q *Queue) logFailure(h *Handle, err error) {
+	if h.item.Critical {
+		q.log.Error("work queue critical item failed", "key", h.key, "seq", h.seq, "item", h.item.Name,
+			"attempts", h.attempts, "err", err)
+		return
+	}
+	q.log.Warn("work queue noncritical item failed, dropped", "key", h.key, "seq", h.seq, "item", h.item.Name,
+		"attempts", h.attempts, "err", err)
+}
+
+// finishHeadLocked completes l's head item h and moves the lane on.
+func (q *Queue) finishHeadLocked(l *lane, h *Handle, err error, o outcome) {
+	q.unlinkLocked(l, h)
+	q.publishLocked(h, err, o)
+	if o == outFailed && h.item.Critical && l.failure == nil {
+		l.failure = err
+	}
+	if l.n > 0 {
+		q.pushReadyLocked(l) // this worker looks for work next
+	} else {
+		q.laneShrunkLocked(l)
+	}
+}
+
+// retryLocked puts l's head item h back to wait for its next attempt.
+func (q *Queue) retryLocked(l *lane, h *Handle, wait time.Duration) {
+	h.state.store(stQueued)
+	q.st.retries++
+	if wait <= 0 {
+		q.pushReadyLocked(l) // this worker looks for work next
+		return
+	}
+	l.state = laneWaiting
+	l.retryAt = time.Now().Add(wait)
+	heap.Push(&q.timers, l)
+	if l.heapIdx == 0 {
+		q.kickScheduler()
+	}
+}
+
+// scheduler moves lanes whose retry wait is over to the ready ring, and
+// tracks gate holds: it notices when the gate opens and when a hold reaches
+// MaxHold. It is the only goroutine besides the workers.
+func (q *Queue) scheduler() {
+	defer q.wg.Done()
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	defer t.Stop()
+	var announced uint64 // holds announced so far
+	nextSweep := time.Now().Add(laneSweepInterval)
+	for {
+		q.mu.Lock()
+		if q.stopping {
+			q.mu.Unlock()
+			return
+		}
+		now := time.Now()
+		if !now.Before(nextSweep) {
+			q.sweepLocked()
+			nextSweep = now.Add(laneSweepInterval)
+		}
+		for len(q.timers) > 0 && !q.timers[0].retryAt.After(now) {
+			l := heap.Pop(&q.timers).(*lane)
+			if q.pushReadyLocked(l) {
+				q.cond.Signal()
+			}
+		}
+		var next time.Time
+		if len(q.timers) > 0 {
+			next = q.timers[0].retryAt
+		}
+		if len(q.lanes) > 0 && (next.IsZero() || nextSweep.Before(next)) {
+			next = nextSweep
+		}
+		held := q.heldCh
+		var startEv, bypassEv bool
+		var holdFor time.Duration
+		if held != nil {
+			if q.st.holds != announced {
+				announced = q.st.holds
+				startEv = true
+			}
+			if !q.bypass {
+				dl := q.holdStart.Add(q.cfg.MaxHold)
+				if !now.Before(dl) {
+					q.bypass = true
+					q.st.bypasses++
+					q.cond.Broadcast()
+					bypassEv, holdFor = true, now.Sub(q.holdStart)
+				} else if next.IsZero() || dl.Before(next) {
+					next = dl
+				}
+			}
+		}
+		q.mu.Unlock()
+
+		if startEv {
+			q.log.Info("work queue held: gate closed")
+			q.emit(Event{Kind: EventHoldStart})
+		}
+		if bypassEv {
+			q.log.Warn("work queue gate closed longer than MaxHold; dispatching anyway",
+				"held", holdFor, "max_hold", q.cfg.MaxHold)
+			q.emit(Event{Kind: EventHoldBypass, Duration: holdFor})
+		}
+		if !next.IsZero() {
+			t.Reset(next.Sub(now))
+		} else {
+			t.Stop()
+		}
+		select {
+		case <-q.kick:
+		case <-t.C:
+		case <-held:
+			q.gateOpened(held)
+		case <-q.stop:
+			return
+		}
+	}
+}
+
+// gateOpened ends the hold whose channel ch was closed.
+func (q *Queue) gateOpened(ch <-chan struct{}) {
+	q.mu.Lock()
+	now := time.Now()
+	d := now.Sub(q.holdStart)
+	q.holdTotal += d
+	if q.heldCh == ch {
+		q.heldCh = nil
+		q.bypass = false
+	} else {
+		// A worker saw the gate closed again, with a new channel: a new hold.
+		q.holdStart = now
+		q.bypass = false
+		q.st.holds++
+	}
+	q.cond.Broadcast()
+	q.mu.Unlock()
+	q.log.Info("work queue released: gate open", "held", d)
+	q.emit(Event{Kind: EventHoldEnd, Duration: d})
+}
+
+// ring is a FIFO of lanes.
+type ring struct {
+	buf  []*lane
+	head int
+	n    int
+}
+
+func (r *ring) len() int { return r.n }
+
+func (r *ring) pushBack(l *lane) {
+	if r.n == len(r.buf) {
+		nb := make([]*lane, max(16, 2*len(r.buf)))
+		for i := range r.n {
+			nb[i] = r.buf[(r.head+i)%len(r.buf)]
+		}
+		r.buf, r.head = nb, 0
+	}
+	r.buf[(r.head+r.n)%len(r.buf)] = l
+	r.n++
+}
+
+func (r *ring) popFront() *lane {
+	l := r.buf[r.head]
+	r.buf[r.head] = nil
+	r.head = (r.head + 1) % len(r.buf)
+	r.n--
+	return l
+}
+
+// laneHeap orders waiting lanes by retry time (container/heap).
+type laneHeap []*lane
+
+func (h laneHeap) Len() int           { return len(h) }
+func (h laneHeap) Less(i, j int) bool { return h[i].retryAt.Before(h[j].retryAt) }
+func (h laneHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIdx = i
+	h[j].heapIdx = j
+}
+
+func (h *laneHeap) Push(x any) {
+	l := x.(*lane)
+	l.heapIdx = len(*h)
+	*h = append(*h, l)
+}
+
+func (h *laneHeap) Pop() any {
+	old := *h
+	n := len(old)
+	l := old[n-1]
+	old[n-1] = nil
+	l.heapIdx = -1
+	*h = old[:n-1]
+	return l
+}
