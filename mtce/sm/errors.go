@@ -1,0 +1,51 @@
+package sm
+
+import "opendev.org/starlingx/metal-go/mtce/internal/platform"
+
+// Errors. Every error of an HTTP exchange is an [*Error] whose Kind is one
+// of the first five; test with errors.Is. They are the same values in
+// mtce/sm, mtce/vim, mtce/sysinv and mtce/barbican, so one errors.Is check
+// covers every client. Submit errors are the work queue's own
+// (workqueue.ErrOverloaded, workqueue.ErrClosed).
+var (
+	// ErrUnauthorized: SM answered 401, or the keystone transport gave up
+	// after one renewal. Retried while the budget lasts.
+	ErrUnauthorized = platform.ErrUnauthorized
+	// ErrNotFound: SM answered 404 (StarlingX would have called this a
+	// success; see the package documentation). Retried.
+	ErrNotFound = platform.ErrNotFound
+	// ErrStatus: any other status outside 200–204. A 4xx other than 401,
+	// 404, 408 and 429 is not retried.
+	ErrStatus = platform.ErrStatus
+	// ErrBadResponse: the query answer is empty, not a JSON object, lacks
+	// or mistypes hostname, origin or swactable_services, names another
+	// controller, or says something other than "yes" or "no". The chain
+	// holds a [*DecodeError]. Not retried (StarlingX's swact FSM does not
+	// retry bad data either).
+	ErrBadResponse = platform.ErrBadResponse
+	// ErrTransport: no complete answer (connection error, timeout).
+	// Retried.
+	ErrTransport = platform.ErrTransport
+	// ErrInvalidArgument: the call was refused before anything was queued.
+	ErrInvalidArgument = platform.ErrInvalidArgument
+	// ErrInvalidConfig: wrapped by Config.Validate and New.
+	ErrInvalidConfig = platform.ErrInvalidConfig
+	// ErrPending: Call.Result before the call finished.
+	ErrPending = platform.ErrPending
+)
+
+// Error is the error of one exchange with a platform service: Service,
+// Op, Host, Method, URL (redacted), Status (0 without an answer), Kind (one
+// of the sentinels above), Detail (an excerpt of the error body) and Err
+// (the cause). It unwraps to Kind and Err.
+type Error = platform.Error
+
+// DecodeError names what is wrong in a response body: What, Field, Reason
+// and an optional cause Err. It unwraps to ErrBadResponse and Err.
+type DecodeError = platform.DecodeError
+
+// Call is a queued request: a typed future over a workqueue.Handle. Its
+// methods are Handle, Done, Wait(ctx) (T, error), Result() (T, error) and
+// Cancel. The value is that of the attempt that succeeded; the error is the
+// queue's *workqueue.Error whose cause is the last attempt's error.
+type Call[T any] = platform.Call[T]
