@@ -19,8 +19,8 @@
 //     (on gophercloud v2) that renews before expiry, renews exactly once for
 //     any burst of 401s, closes its gate while it does, and cannot get stuck;
 //     plus an [net/http.RoundTripper] that injects and repairs the token.
-//   - fsm: a generic typed state machine with timers (the swact controller
-//     is built on it).
+//   - fsm (planned): a generic typed state machine with timers, for the
+//     swact controller.
 //   - [opendev.org/starlingx/metal-go/hostsvc]: the host-services runner and
 //     the auto-start scheduler of the maintenance client.
 //   - [opendev.org/starlingx/metal-go/bmc]: power, boot device and sensors
@@ -28,9 +28,9 @@
 //
 // Above them, mtce holds the StarlingX domain types, the agent↔client wire
 // protocol (mtce/wire), StarlingX's configuration files (mtce/config), the
-// platform clients and an embeddable platform simulator (mtce/sim). The
-// daemons under cmd/ are thin mains over those, and examples/ holds runnable
-// programs.
+// platform clients (mtce/sm, mtce/vim, mtce/sysinv, mtce/barbican) and an
+// embeddable platform simulator (mtce/sim). The daemons under cmd/ (planned)
+// will be thin mains over those; examples/ holds runnable programs.
 //
 // # How they combine
 //
