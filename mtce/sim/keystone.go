@@ -398,9 +398,10 @@ func (s *Sim) storeTokenLocked(t *token, now time.Time) {
 	t.id = "gAAAAAB" + base64.RawURLEncoding.EncodeToString(raw[:])
 	t.fingerprint = Fingerprint(t.id)
 	t.audit = base64.RawURLEncoding.EncodeToString(raw[:16])
-	t.issued = now
-	// Keystone's expires_at has whole-second precision.
-	t.expires = now.Add(s.lifetime).Truncate(time.Second)
+	// Keystone's fernet tokens carry whole seconds: issued_at is truncated
+	// and expires_at is issued_at plus the configured expiration.
+	t.issued = now.Truncate(time.Second)
+	t.expires = t.issued.Add(s.lifetime)
 	s.tokens[t.id] = t
 	s.newest = t
 }

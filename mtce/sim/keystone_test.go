@@ -403,3 +403,22 @@ func TestGophercloud(t *testing.T) {
 		}
 	}
 }
+
+// A token issued mid-second carries whole seconds, and expires_at is
+// exactly issued_at plus the lifetime, as Keystone's fernet tokens: a
+// client computing the lifetime from the body gets the configured one.
+func TestTokenWholeSeconds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSim(t, func(c *Config) { c.TokenLifetime = time.Hour })
+		ep := s.MemoryEndpoints()
+		time.Sleep(700 * time.Millisecond)
+		r := call(t.Context(), s.Client(), http.MethodPost, ep.AuthURL()+"/auth/tokens", "",
+			passwordAuth("admin", "Sim-Passw0rd!"))
+		mustStatus(t, r, http.StatusCreated)
+		var b tokenBody
+		r.json(t, &b)
+		if b.Token.IssuedAt != "2000-01-01T00:00:00.000000Z" || b.Token.ExpiresAt != "2000-01-01T01:00:00.000000Z" {
+			t.Errorf("issued_at %s expires_at %s, want whole seconds one hour apart", b.Token.IssuedAt, b.Token.ExpiresAt)
+		}
+	})
+}
