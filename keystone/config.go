@@ -85,6 +85,12 @@ type Config struct {
 	// and the next 401 starts afresh. Must exceed RenewTimeout. Default 31 s
 	// (HTTP_TOKEN_TIMEOUT+1, as StarlingX's stuck monitor).
 	StuckAfter time.Duration
+	// CloseTimeout bounds how long Close waits for token requests to
+	// return after it has cancelled them. A request stuck in a transport
+	// that ignores cancellation is left behind after it (it ends whenever
+	// its call returns, and its result is discarded) and Close reports it
+	// with an error wrapping ErrStuck. Default 5 s.
+	CloseTimeout time.Duration
 	// RefreshFraction: a proactive refresh starts after this fraction of the
 	// token's lifetime, minus up to Jitter of it (vault's LifetimeWatcher
 	// uses about 2/3). In (0, 1). Default 2/3.
@@ -116,6 +122,7 @@ func DefaultConfig() Config {
 		RequiredInterface: InterfaceAdmin,
 		RenewTimeout:      30 * time.Second,
 		StuckAfter:        31 * time.Second,
+		CloseTimeout:      5 * time.Second,
 		RefreshFraction:   2.0 / 3.0,
 		RetryMin:          time.Second,
 		RetryMax:          30 * time.Second,
@@ -206,6 +213,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StuckAfter <= c.RenewTimeout {
 		return invalid("StuckAfter", "must be > RenewTimeout (%v), got %v", c.RenewTimeout, c.StuckAfter)
+	}
+	if c.CloseTimeout <= 0 {
+		return invalid("CloseTimeout", "must be > 0, got %v", c.CloseTimeout)
 	}
 	if !(c.RefreshFraction > 0 && c.RefreshFraction < 1) {
 		return invalid("RefreshFraction", "must be in (0, 1), got %v", c.RefreshFraction)

@@ -89,8 +89,11 @@
 //   - [Transport] sets X-Auth-Token at send time on every attempt, renews on
 //     401 with the token it sent and retries once when the body is
 //     replayable; a second 401 is [ErrUnauthorized], never a loop.
-//   - Close is idempotent, wakes every waiter with [ErrClosed], opens the
-//     gate and returns once every goroutine the Manager started has ended.
+//   - Close is idempotent and bounded: it wakes every waiter with
+//     [ErrClosed], opens the gate and returns once every goroutine the
+//     Manager started has ended, or after Config.CloseTimeout with an error
+//     wrapping [ErrStuck] if a token request is stuck in a transport that
+//     ignores cancellation (that goroutine ends when its call returns).
 //
 // # Caller duties
 //

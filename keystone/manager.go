@@ -22,7 +22,7 @@ type Manager struct {
 
 	ctx    context.Context // cancelled by Close; parent of every token request
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // loop + every flight runner + every armed watchdog
+	wg     sync.WaitGroup // loop + every armed watchdog (joined by Close)
 	poke   chan struct{}  // buffered(1): wakes the loop after a state change
 	once   sync.Once
 
@@ -38,6 +38,8 @@ type Manager struct {
 	refreshAt  time.Time     // proactive refresh of cur
 	periodicAt time.Time     // periodic refresh of cur, zero if off
 	stats      Stats
+	running    int           // token-request goroutines that have not returned
+	idle       chan struct{} // closed when running drops to 0; nil when nobody waits
 }
 
 // flight is one token request. Waiters select on done; the fields below
@@ -265,23 +267,54 @@ func (m *Manager) Stats() Stats {
 }
 
 // Close stops the Manager: it cancels the token request in flight, wakes
-// every waiter with ErrClosed, opens the gate and returns once every
-// goroutine the Manager started has ended. It is idempotent; later calls
-// return at once (concurrent calls wait for the first). A RoundTripper that
-// ignores request cancellation is the only thing that can delay Close.
+// every waiter with ErrClosed, opens the gate, and returns once every
+// goroutine the Manager started has ended — except a token request stuck in
+// a transport that ignores cancellation: Close waits for such a request at
+// most Config.CloseTimeout, then leaves it behind (it ends whenever its call
+// returns; its result is discarded) and returns an error wrapping ErrStuck.
+// Close is thus bounded whatever the transport does. It is idempotent;
+// later calls return nil at once (concurrent calls wait for the first).
 func (m *Manager) Close() error {
+	var err error
 	m.once.Do(func() {
 		m.mu.Lock()
 		m.closed = true
 		m.openGateLocked(m.flight)
+		if f := m.flight; f != nil {
+			if f.watchdog.Stop() {
+				m.wg.Done() // Close takes over the watchdog's bound
+			}
+			// Its waiters get ErrClosed; a late result is discarded.
+			f.finished = true
+			f.err = &Error{Kind: ErrClosed, Cause: f.cause}
+			close(f.done)
+			m.flight = nil
+		}
+		var idle chan struct{}
+		if m.running > 0 {
+			idle = make(chan struct{})
+			m.idle = idle
+		}
+		running := m.running
 		m.mu.Unlock()
 		m.cancel()
 		m.wg.Wait()
+		if idle != nil {
+			t := time.NewTimer(m.cfg.CloseTimeout)
+			select {
+			case <-idle:
+			case <-t.C:
+				m.log.Error("keystone: closed with a token request still running (its transport ignores cancellation)",
+					"close_timeout", m.cfg.CloseTimeout)
+				err = &Error{Kind: ErrStuck, Err: fmt.Errorf("%d token request(s) still running %v after Close cancelled them", running, m.cfg.CloseTimeout)}
+			}
+			t.Stop()
+		}
 		if m.own != nil {
 			m.own.CloseIdleConnections()
 		}
 	})
-	return nil
+	return err
 }
 
 // String describes the Manager without any secret.
@@ -378,7 +411,8 @@ func (m *Manager) startFlightLocked(cause Cause, now time.Time) *flight {
 	f := &flight{cause: cause, start: now, ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	m.flight = f
 	m.stats.Renewals.add(cause)
-	m.wg.Add(2)
+	m.running++
+	m.wg.Add(1)
 	f.watchdog = time.AfterFunc(m.cfg.StuckAfter, func() {
 		defer m.wg.Done()
 		m.abandon(f)
@@ -388,10 +422,16 @@ func (m *Manager) startFlightLocked(cause Cause, now time.Time) *flight {
 }
 
 func (m *Manager) run(f *flight) {
-	defer m.wg.Done()
 	tok, err := requestToken(f.ctx, m.cfg, m.transport, f.cause)
 	f.cancel()
 	m.complete(f, tok, err)
+	m.mu.Lock()
+	m.running--
+	if m.running == 0 && m.idle != nil {
+		close(m.idle)
+		m.idle = nil
+	}
+	m.mu.Unlock()
 }
 
 // complete publishes a finished request's result, unless the watchdog

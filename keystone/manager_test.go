@@ -717,9 +717,11 @@ func TestClose(t *testing.T) {
 	})
 }
 
-// Close joins every goroutine, including a request stuck in a transport
-// that ignores its context; its waiters leave at once.
-func TestCloseJoinsStuckRequest(t *testing.T) {
+// Close is bounded even by a request stuck in a transport that ignores its
+// context: the waiters leave at once, Close returns after exactly
+// CloseTimeout with ErrStuck, and the stuck goroutine ends when its call
+// finally returns (the bubble checks that it does).
+func TestCloseBoundedByStuckRequest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := keystonetest.New()
 		m := newManager(t, testConfig(srv))
@@ -728,17 +730,46 @@ func TestCloseJoinsStuckRequest(t *testing.T) {
 		werr := make(chan error, 1)
 		go func() { _, err := m.Renew(context.Background(), stale); werr <- err }()
 		synctest.Wait()
-		closed := make(chan struct{})
-		go func() { _ = m.Close(); close(closed) }()
+		start := time.Now()
+		cerr := make(chan error, 1)
+		go func() { cerr <- m.Close() }()
 		synctest.Wait()
 		if err := <-werr; !errors.Is(err, ErrClosed) {
 			t.Errorf("waiter got %v", err)
 		}
-		if isClosed(closed) {
-			t.Fatal("Close returned while a goroutine was still running")
+		err := <-cerr
+		if !errors.Is(err, ErrStuck) || time.Since(start) != DefaultConfig().CloseTimeout {
+			t.Errorf("Close = %v after %v, want ErrStuck after %v", err, time.Since(start), DefaultConfig().CloseTimeout)
+		}
+		if err := m.Close(); err != nil {
+			t.Errorf("second Close = %v, want nil", err)
 		}
 		srv.Release()
-		<-closed
+		synctest.Wait()
+		if st := m.Stats(); st.Tokens != 1 {
+			t.Errorf("the stuck request's late result was used: %d tokens", st.Tokens)
+		}
+	})
+}
+
+// A request that returns within CloseTimeout after cancellation is joined:
+// Close waits for it and reports no error.
+func TestCloseJoinsSlowRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := keystonetest.New()
+		m := newManager(t, testConfig(srv))
+		stale := firstToken(t, m)
+		srv.Hold(true)
+		go func() { _, _ = m.Renew(context.Background(), stale) }()
+		synctest.Wait()
+		time.AfterFunc(2*time.Second, srv.Release)
+		start := time.Now()
+		if err := m.Close(); err != nil {
+			t.Errorf("Close = %v", err)
+		}
+		if d := time.Since(start); d != 2*time.Second {
+			t.Errorf("Close returned after %v, want 2s (when the request returned)", d)
+		}
 	})
 }
 
