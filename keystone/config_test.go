@@ -48,6 +48,8 @@ func TestValidate(t *testing.T) {
 		{"Transport", func(c *Config) { c.CAFile = "/x.pem" }},
 		{"RenewTimeout", func(c *Config) { c.RenewTimeout = 0 }},
 		{"StuckAfter", func(c *Config) { c.StuckAfter = c.RenewTimeout }},
+		{"CloseTimeout", func(c *Config) { c.CloseTimeout = 0 }},
+		{"CloseTimeout", func(c *Config) { c.CloseTimeout = -time.Second }},
 		{"RefreshFraction", func(c *Config) { c.RefreshFraction = 1 }},
 		{"RefreshFraction", func(c *Config) { c.RefreshFraction = 0 }},
 		{"RefreshPeriod", func(c *Config) { c.RefreshPeriod = -time.Second }},
@@ -95,7 +97,7 @@ func TestValidate(t *testing.T) {
 
 func TestDefaultConfig(t *testing.T) {
 	c := DefaultConfig()
-	if c.RenewTimeout != 30*time.Second || c.StuckAfter != 31*time.Second || c.RefreshPeriod != 0 ||
+	if c.RenewTimeout != 30*time.Second || c.StuckAfter != 31*time.Second || c.CloseTimeout != 5*time.Second || c.RefreshPeriod != 0 ||
 		c.RetryMax != 30*time.Second || c.RequiredService != "platform" || c.RequiredInterface != InterfaceAdmin {
 		t.Errorf("defaults: %+v", c)
 	}

@@ -104,9 +104,24 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 		_, err = c.Do(req)
 		collect(err)
 
+		// A token request stuck in a transport that ignores cancellation
+		// when Close comes: Close gives up after CloseTimeout (ErrStuck).
+		tok = firstToken(t, m)
+		srv.HoldNext(1, true)
+		renewErr := make(chan error, 1)
+		go func() { _, err := m.Renew(context.Background(), tok); renewErr <- err }()
+		synctest.Wait()
+
 		// Manager printed, closed, then used.
 		printed := []string{fmt.Sprint(m), fmt.Sprintf("%+v", m), fmt.Sprintf("%#v", m), fmt.Sprintf("%s", m), fmt.Sprintf("%d", m)}
-		_ = m.Close()
+		closeErr := m.Close()
+		if !errors.Is(closeErr, ErrStuck) {
+			t.Errorf("Close with a stuck request = %v, want ErrStuck", closeErr)
+		}
+		collect(closeErr)
+		collect(<-renewErr)
+		srv.Release()
+		synctest.Wait()
 		_, err = m.Token(context.Background())
 		collect(err)
 		_, err = m.Renew(context.Background(), tok)
@@ -130,6 +145,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 		lines := logs.Lines()
 		for _, msg := range []string{"credentials rejected", "unreachable", "invalid token reply",
 			"stuck, abandoned by watchdog", "abandoned token request returned", "token obtained",
+			"closed with a token request still running",
 			"cause=expiry", "cause=periodic", "cause=401", "cause=first"} {
 			if logs.count(msg) == 0 {
 				t.Errorf("no log line with %q: path not exercised", msg)

@@ -791,3 +791,38 @@ func TestTokenBeforeFirstHonoursContext(t *testing.T) {
 		firstToken(t, m)
 	})
 }
+
+// A request the watchdog already abandoned (so no longer the flight in
+// progress) but whose transport still ignores cancellation is waited for at
+// most CloseTimeout too: Close is bounded whatever was left behind, and
+// reports it with ErrStuck.
+func TestCloseBoundedByAbandonedRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := keystonetest.New()
+		log, logs := newLogger()
+		cfg := testConfig(srv)
+		cfg.Logger = log
+		m := newManager(t, cfg)
+		stale := firstToken(t, m)
+		srv.HoldNext(1, true) // only the next token request is black-holed
+		if _, err := m.Renew(context.Background(), stale); !errors.Is(err, ErrStuck) {
+			t.Fatalf("Renew = %v, want ErrStuck from the watchdog", err)
+		}
+		if st := m.Stats(); st.Abandoned != 1 || st.Held {
+			t.Fatalf("stats = %+v", st)
+		}
+		start := time.Now()
+		err := m.Close()
+		if !errors.Is(err, ErrStuck) || time.Since(start) != cfg.CloseTimeout {
+			t.Errorf("Close = %v after %v, want ErrStuck after %v", err, time.Since(start), cfg.CloseTimeout)
+		}
+		if logs.count("level=ERROR", "closed with a token request still running") != 1 {
+			t.Error("Close leaving a request behind was not logged")
+		}
+		srv.Release()
+		synctest.Wait()
+		if st := m.Stats(); st.Tokens != 1 {
+			t.Errorf("the abandoned request's late result was used: %d tokens", st.Tokens)
+		}
+	})
+}

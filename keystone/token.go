@@ -13,8 +13,9 @@ import (
 // safe to copy and share between goroutines; the zero Token holds nothing.
 //
 // A Token never prints its secret: String, GoString, Format (every fmt verb,
-// including %v, %+v, %#v, %s, %q, %x), LogValue, MarshalText and MarshalJSON
-// show a short fingerprint (the first 8 hex digits of the SHA-256 of the
+// including %v, %+v, %#v, %s, %q, %x), LogValue and MarshalText (which
+// encoding/json also uses: a Token encodes as a JSON string) show a short
+// fingerprint (the first 8 hex digits of the SHA-256 of the
 // secret) and the expiry instead. The secret sits behind a pointer, so even
 // reflection-based printing of a struct that holds a Token in an unexported
 // field shows an address, not the secret. Use [Token.Secret] to send it.

@@ -27,7 +27,11 @@
 //   - Submit never blocks. It admits the item or refuses it at once with
 //     [ErrOverloaded] (lane at Config.MaxPerKey, or queue at
 //     Config.MaxTotal), [ErrClosed] or [ErrInvalidItem]. A refused item is
-//     not enqueued, is counted, and gets no callback.
+//     not enqueued and gets no callback. An overload refusal is counted in
+//     Stats.Rejected and logged at Warn at most once per
+//     Config.OverloadLogInterval per key (and once per interval for the
+//     global cap); overload and ErrClosed refusals are reported to the
+//     Observer; an invalid item is only returned its error.
 //   - Every admitted item completes exactly once: it succeeds, or it fails
 //     with an [*Error] whose cause is its last attempt's error, [ErrPurged],
 //     [ErrCanceled] or [ErrClosed]. Its OnDone callback runs once and then

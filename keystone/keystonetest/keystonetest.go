@@ -1,16 +1,3 @@
-// Package keystonetest provides an in-memory fake of Keystone's v3 token API
-// and of a service protected by its tokens, as one http.RoundTripper.
-//
-// It opens no socket and starts no goroutine, so it works inside a
-// testing/synctest bubble (its clock is then the bubble's virtual clock).
-// Faults are injected on demand: error statuses, malformed replies, replies
-// held until released (honouring the request context or not), revocation.
-//
-// Routes (anything else is 404):
-//
-//	POST   http://keystone.test/v3/auth/tokens   issue a token (password or application credential)
-//	DELETE http://keystone.test/v3/auth/tokens   revoke the X-Subject-Token
-//	*      http://service.test/...               200 and the request body echoed if X-Auth-Token is valid, else 401
 package keystonetest
 
 import (
