@@ -78,7 +78,8 @@ func FindIPMISimScript() (string, error) {
 // IPMISimOptions configures StartIPMISim. Zero fields take defaults.
 type IPMISimOptions struct {
 	// Username and Password of the BMC's admin user (default admin/secret).
-	// They must not contain '"', '/', '&' or a newline.
+	// They must not contain '"' or a newline. The script never puts them
+	// on a command line.
 	Username, Password string
 	// Power is the initial power state (default off).
 	Power bmc.PowerState

@@ -31,6 +31,7 @@ type trackedConn struct {
 	interrupted bool
 	aborted     bool
 	timeouts    int // read timeouts since the last successful read
+	reads       int // successful reads since the socket was dialled
 }
 
 func newTrackedConn(c net.Conn) *trackedConn {
@@ -64,6 +65,7 @@ func (c *trackedConn) leave(read bool, err error) error {
 	case err == nil:
 		if read {
 			c.timeouts = 0
+			c.reads++
 		}
 	case c.interrupted || c.aborted:
 		err = errInterrupted
@@ -137,6 +139,14 @@ func (c *trackedConn) resetStats() {
 	c.mu.Lock()
 	c.timeouts = 0
 	c.mu.Unlock()
+}
+
+// answers returns the number of reads the BMC answered since the socket
+// was dialled (one socket per session).
+func (c *trackedConn) answers() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reads
 }
 
 // timedOut reports whether the last reads ended by deadline without a

@@ -19,8 +19,17 @@
 //     and suites 1, 6 and 0 fail.
 //   - Sessions are always closed: per call (SessionPerCall, default) or at
 //     Close (SessionReuse). ipmi_sim's session table fills after about 63
-//     leaked sessions. A session whose BMC stopped answering cannot be
-//     closed and is left to the BMC's inactivity timeout.
+//     leaked sessions. A call cut short by the caller's own deadline or
+//     cancellation still logs its session out when the BMC was answering
+//     (one more exchange, bounded by Timeout): such an end says nothing
+//     about the BMC. Limits: a session whose BMC stopped answering cannot
+//     be closed, and one cut between Open Session and RAKP message 4 is
+//     half-open (ipmi_sim does not answer Close Session for it); both are
+//     left to the BMC's inactivity timeout (ipmi_sim: 30-60 s).
+//   - A call whose context deadline passes returns an error matching
+//     context.DeadlineExceeded, even when go-ipmi's read, whose deadline it
+//     clamps to the context's, gives up a moment before the context's own
+//     timer fires.
 //   - Every exchange has a read deadline (Timeout, default 1 s) and is
 //     resent Retries times (default 1), and every call is bounded by
 //     CallTimeout (default 15 s): a stopped or hung BMC is bmc.ErrTimeout

@@ -105,7 +105,7 @@ func (d *Driver) newErr(op string, kind, err error) error {
 	return bmc.NewError(op, name, d.addr, kind, err)
 }
 
-// connect opens a session. On failure everything is released.
+// connect opens a session. On failure the caller (finish) releases it.
 func (d *Driver) connect(ctx context.Context) (*session, error) {
 	s := &session{}
 	c, err := client.NewClient(d.cfg.Host, d.cfg.Port, d.cfg.Username, d.cfg.Password.Reveal())
@@ -120,7 +120,7 @@ func (d *Driver) connect(ctx context.Context) (*session, error) {
 	s.c = c
 	start := time.Now()
 	if err := c.Connect(ctx); err != nil {
-		d.release(ctx, s, true)
+		// finish releases the half-open session.
 		return s, err
 	}
 	d.log.DebugContext(ctx, "bmc ipmi: session opened", "bmc", d.addr, "duration", time.Since(start))
@@ -153,6 +153,11 @@ func (d *Driver) release(ctx context.Context, s *session, hard bool) {
 	_ = conn.Close()
 	conn.waitIdle(cctx)
 }
+
+// setupAnswers is how many answers go-ipmi's lanplus session setup reads
+// before the BMC has activated the session (channel authentication
+// capabilities, Open Session response, RAKP 2, RAKP 4).
+const setupAnswers = 4
 
 // classify maps a go-ipmi error to a bmc sentinel.
 func classify(err error, conn *trackedConn) error {
@@ -260,10 +265,29 @@ func (d *Driver) check(op string, need bmc.Capability) error {
 // ctxErr reports the end of the caller's context as such, and the end of
 // our own CallTimeout as ErrTimeout.
 func (d *Driver) ctxErr(op string, caller context.Context, err error) error {
-	if caller.Err() != nil {
-		return d.newErr(op, nil, caller.Err())
+	if cerr := expired(caller); cerr != nil {
+		return d.newErr(op, nil, cerr)
+	}
+	if err == nil {
+		err = context.DeadlineExceeded
 	}
 	return d.newErr(op, bmc.ErrTimeout, fmt.Errorf("call timeout %s: %w", d.cfg.CallTimeout, err))
+}
+
+// expired returns ctx's error, or context.DeadlineExceeded once ctx's
+// deadline has passed even if its timer has not fired yet. go-ipmi clamps
+// its UDP read deadlines to the context's deadline, so its read can give up
+// a moment before ctx.Err() turns non-nil; without this check such a call
+// would be reported as a protocol error or a BMC timeout instead of the
+// caller's deadline.
+func expired(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // run is do's body, with the semaphore held. ctx is the caller's, cctx
@@ -293,7 +317,11 @@ func (d *Driver) finish(ctx, cctx context.Context, op string, s *session, err er
 	if s != nil {
 		conn = s.conn.Load()
 	}
-	interrupted := cctx.Err() != nil
+	interrupted := expired(cctx) != nil
+	answers := 0
+	if conn != nil {
+		answers = conn.answers()
+	}
 	if interrupted && conn != nil {
 		// go-ipmi returned because the context ended, but its exchange
 		// goroutine may still sit in a read until its deadline: cut it
@@ -317,9 +345,19 @@ func (d *Driver) finish(ctx, cctx context.Context, op string, s *session, err er
 	// success, after a completion-code error (the BMC answered), and after
 	// the caller's own cancellation.
 	_, ccErr := types.IsResponseError(err)
-	healthy := !connecting && (err == nil || ccErr || (interrupted && ctx.Err() != nil))
+	callerEnded := interrupted && expired(ctx) != nil
+	healthy := !connecting && (err == nil || ccErr || callerEnded)
 	if connecting {
-		// connect already released the session.
+		// A failed session setup. If the caller's context ended after the
+		// BMC had activated the session (RAKP message 4 received: the
+		// fourth answer, after Get Channel Authentication Capabilities,
+		// Open Session and RAKP 2), log it out, or it holds a slot of the
+		// BMC's session table until the BMC expires it (ipmi_sim: 63
+		// slots, 30-60 s). Earlier, the BMC does not answer Close Session
+		// for the half-open session (it would cost a full Timeout) and
+		// expires it itself; after a rejected login or no answer there is
+		// nothing to log out.
+		d.release(ctx, s, !(callerEnded && answers >= setupAnswers))
 	} else if healthy && d.cfg.Session == SessionReuse {
 		d.mu.Lock()
 		if d.closed || d.sess != nil {
@@ -330,8 +368,11 @@ func (d *Driver) finish(ctx, cctx context.Context, op string, s *session, err er
 			d.mu.Unlock()
 		}
 	} else {
-		hard := !healthy || ctx.Err() != nil && !errors.Is(ctx.Err(), context.Canceled)
-		d.release(ctx, s, hard)
+		// The caller's own deadline or cancellation says nothing about the
+		// BMC, which answered the session setup: log the session out (one
+		// exchange, bounded by Timeout) rather than leave it to fill the
+		// BMC's session table.
+		d.release(ctx, s, !healthy)
 	}
 	if err == nil {
 		return nil

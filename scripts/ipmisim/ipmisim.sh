@@ -87,10 +87,21 @@ readport() { [ -f "$RUN/port" ] && read -r PORT < "$RUN/port" || true; }
 prepare() {
     mkdir -p "$RUN"
     rm -rf "$RUN/state"; mkdir -p "$RUN/state"   # persisted users/SEL/LAN parms: start clean
+    case $USER_$PASS_ in
+    *'"'*|*'
+'*) echo "IPMISIM_USER and IPMISIM_PASS must not contain '\"' or a newline" >&2; return 1 ;;
+    esac
     umask 077
-    # The password is substituted here, so it only ever lives in a 0600 file.
-    sed -e "s/^\( *addr \).*/\1$ADDR $PORT/" \
-        -e "s/\"admin\" *\"secret\"/\"$USER_\" \"$PASS_\"/" "$HERE/lan.conf" > "$RUN/lan.conf"
+    # The credentials reach awk through its environment, never its argv (a
+    # command line is world-readable in /proc), and the password only ever
+    # lives in this 0600 file. index/substr, not sub(): no character of the
+    # values is special.
+    IPMISIM_L_ADDR=$ADDR IPMISIM_L_PORT=$PORT IPMISIM_L_USER=$USER_ IPMISIM_L_PASS=$PASS_ awk '
+        /^ *addr / { i = index($0, "addr "); print substr($0, 1, i + 4) ENVIRON["IPMISIM_L_ADDR"] " " ENVIRON["IPMISIM_L_PORT"]; next }
+        match($0, /"admin" *"secret"/) {
+            $0 = substr($0, 1, RSTART - 1) "\"" ENVIRON["IPMISIM_L_USER"] "\" \"" ENVIRON["IPMISIM_L_PASS"] "\"" substr($0, RSTART + RLENGTH)
+        }
+        { print }' "$HERE/lan.conf" > "$RUN/lan.conf"
     umask 022
     cp "$HERE/sim.emu" "$RUN/sim.emu"
     cp "$HERE/chassis_control.sh" "$RUN/chassis_control.sh"
