@@ -21,7 +21,8 @@
 //     fields (spec J.4), so each state type's zero value is its "none"
 //     member and parses from "none". [AdminAction]'s zero value is
 //     [ActionNone]. [SystemType] and [Network] have no "none" text; their
-//     zero values are invalid and print as SystemType(0) and Network(0).
+//     zero values are invalid, print as "system type(0)" and "network(0)",
+//     and refuse to marshal.
 //   - The types implement encoding.TextMarshaler and TextUnmarshaler with the
 //     same texts, so a [Host] marshals to and from JSON with sysinv's keys.
 //     The one lenient unmarshaller is [Task]'s: the task field is free text

@@ -2,8 +2,11 @@ package mtce
 
 // Host is maintenance's view of one host: its identity, states and BMC
 // fields, with the key names of sysinv's host record (spec J.4) as JSON
-// tags. String fields use "none" as StarlingX does when a value is absent;
-// the typed fields' zero values are their "none" members.
+// tags. The typed fields' zero values are their "none" members, so an
+// absent or null state reads as mtce reads it. String fields keep what the
+// record says: "none" where StarlingX wrote it, but "" where a decoded
+// body lacks the key (mtce would read "none"); the methods below treat ""
+// and "none" alike.
 //
 // Decoding JSON into a Host fails on a state, action, personality or
 // bm_type text that mtce does not know (the error names it); the task field

@@ -148,6 +148,10 @@ func TestParseNodeFunctions(t *testing.T) {
 		"worker,lowlatency":            FunctionWorker,
 		"storage":                      FunctionStorage,
 		"worker,controller":            FunctionController | FunctionWorker,
+		// sysinv copies the personality when subfunctions is unset, and
+		// puts it first otherwise.
+		"edgeworker":                   FunctionWorker,
+		"controller,lowlatency,worker": FunctionController | FunctionWorker,
 	}
 	for in, want := range good {
 		got, err := ParseNodeFunctions(in)
@@ -156,7 +160,8 @@ func TestParseNodeFunctions(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "Controller", "controller,", ",worker", "controller, worker", "lowlatency",
-		"controller,controller", "worker,lowlatency,lowlatency", "compute", "xcontrollerx"} {
+		"controller,controller", "worker,lowlatency,lowlatency", "compute", "xcontrollerx",
+		"edgeworker,worker", "edgeworker,edgeworker", "edge-worker"} {
 		if f, err := ParseNodeFunctions(in); err == nil {
 			t.Errorf("ParseNodeFunctions(%q) = %v, want error", in, f)
 		}
@@ -371,7 +376,7 @@ func TestHostJSON(t *testing.T) {
 // the canonical one (or one of the documented aliases).
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"none", "locked", "available", "power-off", "recovery", "controller,worker",
-		"duplex-direct", "Clstr", "redfish", "Rebooting", "Reboot Failed, retrying (1 of 2)", "FAIL_TIMEOUT", "16", ""} {
+		"edgeworker", "duplex-direct", "Clstr", "redfish", "Rebooting", "Reboot Failed, retrying (1 of 2)", "FAIL_TIMEOUT", "16", ""} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -40,9 +40,12 @@ func FunctionsOf(subfunctions string) NodeFunctions {
 
 // ParseNodeFunctions is the strict counterpart of [FunctionsOf]. It accepts
 // "none" (the empty set) or the comma-separated lists sysinv writes in a
-// subfunctions field: the tokens "controller", "worker", "storage" and
-// "lowlatency" (a worker variant that sets no bit), each at most once. Any
-// other text, blank or empty token is an error naming the text.
+// subfunctions field, in any order: the tokens "controller", "worker",
+// "storage", "edgeworker" (the personality sysinv copies into an edge
+// worker's subfunctions; a worker to mtce, whose substring rule finds
+// "worker" in it) and "lowlatency" (a worker variant that sets no bit),
+// each function at most once. Any other text, blank or empty token is an
+// error naming the text.
 func ParseNodeFunctions(text string) (NodeFunctions, error) {
 	if text == "none" {
 		return 0, nil
@@ -54,7 +57,7 @@ func ParseNodeFunctions(text string) (NodeFunctions, error) {
 		switch tok {
 		case "controller":
 			bit = FunctionController
-		case "worker":
+		case "worker", "edgeworker":
 			bit = FunctionWorker
 		case "storage":
 			bit = FunctionStorage

@@ -106,7 +106,7 @@ func TestLoadMtcStock(t *testing.T) {
 	wantT := Timeouts{Swact: 120 * s, Sysinv: 20 * s, SysinvNoncrit: 10 * s, WorkQueue: 200 * s,
 		HostServices: 300 * s, GoEnabled: 600 * s, UptimePeriod: 60 * s, OnlinePeriod: 7 * s,
 		InsvTestPeriod: 10 * s, OosTestPeriod: 300 * s, FailsafeShutdownDelay: 120 * s, NodeReinstall: 2400 * s,
-		DorModeDetect: 1200 * s, DorModeTimeout: 20 * s, DorRecoveryTimeoutExt: 1800 * s, LocRecovery: 5 * s,
+		DorModeDetect: 1200 * s, DorModeTimeout: 1000 * s, DorRecoveryTimeoutExt: 1800 * s, LocRecovery: 5 * s,
 		ControllerBoot: 1200 * s, WorkerBoot: 720 * s}
 	if m.Timeouts != wantT {
 		t.Errorf("timeouts\n%+v\nwant\n%+v", m.Timeouts, wantT)
@@ -661,6 +661,7 @@ func FuzzLoadMtc(f *testing.F) {
 	f.Add([]byte("[timeouts]\nwork_queue_timeout = 900 ; x\nsysinv_timeout=-4\n"), []byte("[agent]\nheartbeat_period=5\n[timeouts]\ncontroller_boot_timeout=9\n"), true)
 	f.Add([]byte("[agent\n"), []byte("x"), false)
 	f.Add([]byte("k = \"\"\"\nv\n"), []byte("[timeouts]\n  continuation\n"), false)
+	f.Add([]byte("[agent]\nkeystone_auth_pw = `pw\napi_retries = 3\n"), []byte("[agent]\nkeystone_auth_pw s\n"), false)
 	f.Fuzz(func(t *testing.T, conf, ini []byte, virtual bool) {
 		c, err := parseINI("mtc.conf", conf)
 		if err != nil {
@@ -733,4 +734,72 @@ func FuzzPlatform(f *testing.F) {
 			t.Fatalf("value with blank or NUL: %q", p.Subfunctions)
 		}
 	})
+}
+
+// TestInihKeepsQuoteOpeners: inih keeps a value that opens with a backtick
+// or `"""` as it is; ini.v1 alone would strip the quotes, or read on over
+// the following lines (swallowing keys) and fail at the end of the file
+// with the value in its message.
+func TestInihKeepsQuoteOpeners(t *testing.T) {
+	data := "[agent]\n" +
+		"keystone_auth_pw = `s3cr3t ; comment\n" +
+		"keystone_auth_project = admin\n" +
+		"a = `closed`\n" +
+		"b = \"\"\"triple\"\"\"\n" +
+		"c = \"\"\"open\n" +
+		"d: `x\"\"\"y\n" +
+		"e = \"\"\"\n" +
+		"f = \"\"\"a\"\n" +
+		"g = ``\n" +
+		"h=`\n" +
+		"[timeouts]\n" +
+		"swact_timeout = 100\n"
+	f, err := parseINI("mtc.ini", []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[[2]string]string{
+		{"agent", "keystone_auth_pw"}: "`s3cr3t", {"agent", "keystone_auth_project"}: "admin",
+		{"agent", "a"}: "`closed`", {"agent", "b"}: `"""triple"""`, {"agent", "c"}: `"""open`,
+		{"agent", "d"}: "`x\"\"\"y", {"agent", "e"}: `"""`, {"agent", "f"}: `"""a"`, {"agent", "g"}: "``",
+		{"agent", "h"}: "`", {"timeouts", "swact_timeout"}: "100",
+	}
+	for k, w := range want {
+		if got, ok := f.get(k[0], k[1]); !ok || got != w {
+			t.Errorf("[%s] %s = %q (%v), want %q", k[0], k[1], got, ok, w)
+		}
+	}
+}
+
+// TestSyntaxErrorRedactsSecrets: the offending line is named, but a
+// password on it is not.
+func TestSyntaxErrorRedactsSecrets(t *testing.T) {
+	for _, content := range []string{
+		"[agent]\nkeystone_auth_pw s3cr3t\n",
+		"[agent]\n  keystone_auth_pw\ts3cr3t\n",
+		"[agent]\nKeystone_Password s3cr3t\n",
+	} {
+		_, err := parseINI("/etc/mtc.ini", []byte(content))
+		var se *SyntaxError
+		if !errors.As(err, &se) || !errors.Is(err, ErrSyntax) {
+			t.Fatalf("%q: %v", content, err)
+		}
+		if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(se.Text, "s3cr3t") {
+			t.Errorf("%q: password in %q", content, err)
+		}
+		if se.Line == 0 || !strings.Contains(se.Text, redacted) {
+			t.Errorf("%q: %+v", content, se)
+		}
+	}
+	// A password that opens a backtick quote is neither swallowed with
+	// the lines after it nor echoed by the error about a later line.
+	_, err := parseINI("/etc/mtc.ini", []byte("[agent]\nkeystone_auth_pw=`s3cr3t\nbroken\n"))
+	if se, ok := errors.AsType[*SyntaxError](err); !ok || se.Line != 3 || se.Text != "broken" || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("%v", err)
+	}
+	// Other lines are named verbatim.
+	_, err = parseINI("/etc/mtc.ini", []byte("[agent]\nkeystone_auth_username admin\n"))
+	if se, ok := errors.AsType[*SyntaxError](err); !ok || se.Text != "keystone_auth_username admin" || se.Line != 2 {
+		t.Errorf("%v", err)
+	}
 }

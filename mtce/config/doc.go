@@ -25,9 +25,11 @@
 //     Config.Logger as a warning naming the key, the value read and the
 //     value used, and is listed in [Mtc].Corrections.
 //   - A file that cannot be parsed is a *[SyntaxError] naming the file and
-//     the offending line's number and text. Missing required keys are
-//     *[MissingKeyError]s (all of them, joined). No loader panics on any
-//     input, and none keeps files open or starts goroutines.
+//     the offending line's number and text; when that line's key names a
+//     password or secret, its value is replaced by "[redacted]". Missing
+//     required keys are *[MissingKeyError]s (all of them, joined). No
+//     loader panics on any input, and none keeps files open or starts
+//     goroutines.
 //   - Secrets (the keystone password) are [Secret]s, redacted in every
 //     printed and logged form.
 //
@@ -35,9 +37,12 @@
 //
 //   - mtce's inih reports a malformed line and carries on; these loaders
 //     refuse the file, as a daemon should not run on half-read settings.
-//   - ini.v1 treats a value that opens a `"""` or backtick quote as
-//     multi-line, where inih would keep the text as it is, and files whose
-//     keys precede any section header put them in section DEFAULT.
+//   - Keys that precede any section header are in section DEFAULT (inih
+//     gives them the section "").
+//
+// Values that open with a backtick or `"""`, which ini.v1 alone would take
+// for quotes (stripping them, or reading on over the following lines), are
+// kept as they are, as inih keeps them.
 //
 // # Caller duties
 //

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -40,9 +41,10 @@ func readINI(path string) (*iniFile, error) {
 }
 
 func parseINI(path string, data []byte) (*iniFile, error) {
-	f, err := ini.LoadSources(iniOptions, data)
+	f, err := ini.LoadSources(iniOptions, protectQuoteOpeners(data))
 	if err != nil {
 		line, text := locate(data, err)
+		text, err = redactSecretLine(text, err)
 		return nil, &SyntaxError{File: path, Line: line, Text: text, Err: err}
 	}
 	out := &iniFile{path: path, sections: make(map[string]map[string]string)}
@@ -126,6 +128,71 @@ func locate(data []byte, err error) (int, string) {
 		}
 	}
 	return best, text
+}
+
+// protectQuoteOpeners hides from ini.v1 the values it would otherwise
+// take for quoted: ini.v1 strips a backtick or `"""` quote closed on the
+// same line, and reads on over the following lines (swallowing their keys,
+// or failing at the end of the file with the value in its message) when the
+// quote is not closed, where inih keeps the text as it is. A key line (not
+// indented, not a comment, section or quoted key) whose value opens with
+// one of them gets its value, trailing blanks removed, wrapped in `"""`,
+// which ini.v1 removes again: it ends the value at the last `"""` of the
+// line, the one added.
+func protectQuoteOpeners(data []byte) []byte {
+	if !bytes.ContainsAny(data, "`") && !bytes.Contains(data, []byte(`"""`)) {
+		return data
+	}
+	out := make([]byte, 0, len(data)+64)
+	for line := range bytes.SplitAfterSeq(data, []byte("\n")) {
+		out = append(out, protectLine(line)...)
+	}
+	return out
+}
+
+func protectLine(line []byte) []byte {
+	if len(line) == 0 || strings.IndexByte("#;[\"`", line[0]) >= 0 || cSpace(rune(line[0])) {
+		return line
+	}
+	i := bytes.IndexAny(line, "=:")
+	if i < 0 {
+		return line
+	}
+	v := bytes.TrimLeftFunc(line[i+1:], cSpace)
+	if !bytes.HasPrefix(v, []byte("`")) && !bytes.HasPrefix(v, []byte(`"""`)) {
+		return line
+	}
+	out := make([]byte, 0, len(line)+6)
+	out = append(out, line[:i+1]...)
+	out = append(out, `"""`...)
+	out = append(out, bytes.TrimRightFunc(v, cSpace)...)
+	out = append(out, `"""`...)
+	if bytes.HasSuffix(line, []byte("\n")) {
+		out = append(out, '\n')
+	}
+	return out
+}
+
+// redactSecretLine keeps a password out of a syntax error: when the
+// offending line's key names a secret (…_pw, …password…, …passwd…,
+// …secret…, in any case), the line is reported as its key followed by
+// "[redacted]", in the text and in the parser's message.
+func redactSecretLine(text string, err error) (string, error) {
+	key := strings.TrimSpace(text)
+	if i := strings.IndexAny(key, "=: \t"); i >= 0 {
+		key = key[:i]
+	}
+	k := strings.ToLower(key)
+	if key == "" || !(strings.HasSuffix(k, "_pw") || strings.Contains(k, "password") ||
+		strings.Contains(k, "passwd") || strings.Contains(k, "secret")) {
+		return text, err
+	}
+	red := key + " " + redacted
+	msg := strings.ReplaceAll(err.Error(), text, red)
+	if rest := strings.TrimLeftFunc(strings.TrimSpace(text)[len(key):], cSpace); rest != "" && strings.Contains(msg, rest) {
+		msg = "cannot parse the line of " + key
+	}
+	return red, errors.New(msg)
 }
 
 // isNotExist reports whether err is a missing file.

@@ -111,7 +111,7 @@ func NewMtcAlive(a Alive) (Message, error) {
 		Buf:       string(buf),
 		Size:      SizeTerminated,
 	}
-	return m, m.Validate()
+	return validated(m)
 }
 
 // MtcAlive reads an mtcAlive message (signature "cgts mtc message:", cmd 5;

@@ -73,7 +73,7 @@ func NewRequest(cmd Command, t Target) (Message, error) {
 	if t.MAC != "" {
 		m.Version = VersionMACInHeader
 	}
-	return m, m.Validate()
+	return validated(m)
 }
 
 // NewReboot builds a reboot request (cmd 2).
@@ -89,8 +89,11 @@ func NewWipedisk(t Target) (Message, error) { return NewRequest(CmdWipedisk, t) 
 // delay in seconds the client waits before rebooting.
 func NewLazyReboot(t Target, delaySeconds uint32) (Message, error) {
 	m, err := NewRequest(CmdLazyReboot, t)
+	if err != nil {
+		return Message{}, err
+	}
 	m.Num, m.Parm[ParmLazyDelay] = 1, delaySeconds
-	return m, err
+	return m, nil
 }
 
 // NewLocked builds the locked notice (cmd 13). With persist the client also
@@ -99,10 +102,13 @@ func NewLazyReboot(t Target, delaySeconds uint32) (Message, error) {
 // and the client removes its persistent lock file.
 func NewLocked(t Target, persist bool) (Message, error) {
 	m, err := NewRequest(CmdLocked, t)
+	if err != nil {
+		return Message{}, err
+	}
 	if persist {
 		m.Num, m.Parm[ParmLockPersist] = 1, 1
 	}
-	return m, err
+	return m, nil
 }
 
 // NewUnlocked builds the unlocked notice (cmd 24).
@@ -166,7 +172,7 @@ func NewAck(req *Message) (Message, error) {
 	m.MAC = ""
 	m.Buf = ""
 	m.Size = SizeExact
-	return m, m.Validate()
+	return validated(m)
 }
 
 // NewHostServicesAck builds the client's ACK to a host-services command
@@ -226,7 +232,7 @@ func NewClientReady(hostname, activeControllerPxebootAddress string) (Message, e
 	b = appendJSONString(b, activeControllerPxebootAddress)
 	b = append(b, `,"features":["pxeboot_mtcAlive"]}`...)
 	m := Message{Signature: SigEvent, Command: EventMonitorReady, Buf: string(b), Size: SizeTerminated}
-	return m, m.Validate()
+	return validated(m)
 }
 
 // Event reads the JSON buffer of an event message (signature
@@ -268,7 +274,7 @@ func NewPxebootMtcAliveRequest(t Target, info PxebootInfo) (Message, error) {
 	b = appendJSONString(b, info.Controller1)
 	b = append(b, "}}"...)
 	m.Buf = string(b)
-	return m, m.Validate()
+	return validated(m)
 }
 
 // PxebootInfo reads the pxebootInfo object of an mtcAlive request's buffer.

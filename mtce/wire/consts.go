@@ -48,6 +48,10 @@ const EnhancedHostServices uint32 = 0x1B0000B1
 type Signature uint8
 
 // Signatures, with their exact texts.
+//
+// SigLog heads mtclogd's log_message_type (header, hostname, file name,
+// log text), not mtc_message_type: [Decode] recognises only its signature
+// and size, and the fields it reads from such a datagram mean nothing.
 const (
 	SigRequest        Signature = iota + 1 // "cgts mtc cmd req:" agent → client command
 	SigResponse                            // "cgts mtc cmd rsp:" ACK and host-services result
@@ -60,7 +64,7 @@ const (
 	SigHeartbeatEvent                      // "heart beat event:"
 	SigHeartbeatReady                      // "heart beat ready:"
 	SigPmondPulse                          // "pmond alive pulse"
-	SigLog                                 // "cgts mtc log msg:" (mtclogd; a larger struct, see Decode)
+	SigLog                                 // "cgts mtc log msg:" (mtclogd's log_message_type; see below)
 )
 
 var signatureTexts = [...]string{

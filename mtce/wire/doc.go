@@ -36,7 +36,8 @@
 // [NewLocked], [NewUnlocked], [NewHostServicesRequest],
 // [NewPxebootMtcAliveRequest]), the client's
 // [NewAck] and [NewHostServicesAck], [NewHostServicesResult] and
-// [NewClientReady]. Accessors ([Message.MtcAlive], [Message.Ack],
+// [NewClientReady]; a constructor that refuses its arguments returns the
+// zero Message with the error. Accessors ([Message.MtcAlive], [Message.Ack],
 // [Message.HostServicesResult], [Message.CommandInfo], [Message.Event])
 // read them back and return [ErrWrongMessage] for a message of another
 // kind. JSON read from messages follows StarlingX's reader: absent or null

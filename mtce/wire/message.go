@@ -98,6 +98,15 @@ func (m *Message) Validate() error {
 	return nil
 }
 
+// validated returns m if it can be encoded, and the zero Message with the
+// reason otherwise: constructors never hand out a half-built message.
+func validated(m Message) (Message, error) {
+	if err := m.Validate(); err != nil {
+		return Message{}, err
+	}
+	return m, nil
+}
+
 // AppendBinary appends m's datagram bytes to b (encoding.BinaryAppender).
 // The fixed part is little-endian and packed; the buffer is followed by a
 // NUL or padding as m.Size says.

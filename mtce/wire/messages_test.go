@@ -390,3 +390,28 @@ func TestPxebootInfo(t *testing.T) {
 		}
 	}
 }
+
+// TestConstructorsReturnNothingOnError: a refused argument gives the zero
+// Message with the error, never a half-built one.
+func TestConstructorsReturnNothingOnError(t *testing.T) {
+	bad := Target{MAC: "08:00:27:9f:ef:57", Address: "192.168.204.1"} // no network
+	for name, mk := range map[string]func() (Message, error){
+		"lazy":    func() (Message, error) { return NewLazyReboot(bad, 30) },
+		"locked":  func() (Message, error) { return NewLocked(bad, true) },
+		"reboot":  func() (Message, error) { return NewReboot(bad) },
+		"pxeboot": func() (Message, error) { return NewPxebootMtcAliveRequest(bad, PxebootInfo{}) },
+		"hs":      func() (Message, error) { return NewHostServicesRequest(mtce.FunctionWorker, true, bad) },
+		"hs fn":   func() (Message, error) { return NewHostServicesRequest(0, true, target) },
+		"long MAC": func() (Message, error) {
+			return NewLocked(Target{MAC: strings.Repeat("m", 47), Network: mtce.NetworkMgmt}, true)
+		},
+		"long lazy": func() (Message, error) {
+			return NewLazyReboot(Target{MAC: strings.Repeat("m", 47), Network: mtce.NetworkMgmt}, 5)
+		},
+	} {
+		m, err := mk()
+		if err == nil || m != (Message{}) {
+			t.Errorf("%s: %+v, %v", name, m, err)
+		}
+	}
+}

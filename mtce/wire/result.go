@@ -121,7 +121,7 @@ func NewHostServicesResult(r Result) (Message, error) {
 		Size:      size,
 	}
 	m.Parm[ParmRC] = uint32(r.Kind.RC())
-	return m, m.Validate()
+	return validated(m)
 }
 
 // HostServicesResult reads a result message (signature "cgts mtc cmd
