@@ -23,9 +23,11 @@ type StressConfig struct {
 	Client *http.Client
 	// Endpoints are the service URLs (zero: Sim.MemoryEndpoints()).
 	Endpoints Endpoints
-	// Period is the time between two updates of one host (StarlingX's
-	// api_stress_test file value); each host starts at a random offset
-	// within the first period.
+	// Period is the time between the starts of two updates of one host
+	// (StarlingX's api_stress_test file value), kept whatever the latency
+	// of the answers as long as they take less than Period (a slower one
+	// is followed by the next at once; a host has one update in flight at
+	// a time). Each host starts at a random offset within the first period.
 	Period time.Duration
 	// Token, if set, is called before each SM and SysInv request and its
 	// result sent as X-Auth-Token. After a 401 the host's next call passes
@@ -155,12 +157,19 @@ func (s *Sim) stressHost(ctx context.Context, cfg StressConfig, h Host, rng *ran
 		ops = append(ops, stressSM...)
 	}
 	rejected := ""
-	wait := time.Duration(rng.Int64N(int64(cfg.Period)))
+	// Updates start every Period from a random offset, whatever the
+	// latency of the answers (StarlingX's stress timer); one slower than
+	// the period is followed by the next at once, never by a catch-up
+	// burst, and a host never has two in flight.
+	next := time.Now().Add(time.Duration(rng.Int64N(int64(cfg.Period))))
 	for {
-		if s.sleep(ctx, wait) != nil {
+		if s.sleep(ctx, time.Until(next)) != nil {
 			return res
 		}
-		wait = cfg.Period
+		next = next.Add(cfg.Period)
+		if now := time.Now(); next.Before(now) {
+			next = now
+		}
 		op := ops[rng.IntN(len(ops))]
 		st := res.Ops[op]
 		status, sent, tokenErr, err := s.stressOne(ctx, cfg, h, op, rng, rejected)

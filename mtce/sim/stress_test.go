@@ -141,3 +141,48 @@ func TestStressStopsAtClose(t *testing.T) {
 		t.Errorf("unknown stress host: %v", err)
 	}
 }
+
+// TestStressRateUnderLatency: each host's updates start every Period, as
+// api_stress_test's timer does, even when the platform is slow to answer
+// (here 2 s per request with a 5 s period: 120 updates in 10 minutes, not
+// one every 7 s); a request slower than the period is followed by the next
+// one at once, never by a burst that catches up.
+func TestStressRateUnderLatency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSim(t, nil)
+		mustInject(t, s, Fault{Kind: FaultDelay, Delay: 2 * time.Second})
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+		defer cancel()
+		res, err := s.Stress(ctx, StressConfig{Client: s.Client(), Period: 5 * time.Second,
+			Hosts: []string{"worker-0"}, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := res.Sent + res.Canceled; n < 119 || n > 120 {
+			t.Errorf("2 s latency, 5 s period, 10 min: %d sent, %d canceled; want 120 started", res.Sent, res.Canceled)
+		}
+		var starts []time.Time
+		for _, r := range s.RequestsMatching(func(r Record) bool { return r.Service != Keystone }) {
+			starts = append(starts, r.Time)
+		}
+		for i := 1; i < len(starts); i++ {
+			if gap := starts[i].Sub(starts[i-1]); gap != 5*time.Second {
+				t.Fatalf("updates %d and %d started %v apart, want 5s", i, i+1, gap)
+			}
+		}
+
+		// Slower than the period: back to back, one at a time.
+		s.ClearFaults()
+		mustInject(t, s, Fault{Kind: FaultDelay, Delay: 7 * time.Second})
+		ctx2, cancel2 := context.WithTimeout(t.Context(), 70*time.Second)
+		defer cancel2()
+		res, err = s.Stress(ctx2, StressConfig{Client: s.Client(), Period: 5 * time.Second,
+			Hosts: []string{"worker-1"}, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := res.Sent + res.Canceled; n < 10 || n > 11 {
+			t.Errorf("7 s latency, 5 s period, 70 s: %d started, want 10 or 11 (back to back)", n)
+		}
+	})
+}

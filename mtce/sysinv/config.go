@@ -87,7 +87,8 @@ type Config struct {
 
 	// Renew, if not nil, is called by LoadHostRetry when an attempt failed
 	// with ErrUnauthorized (B.7: force a fresh token inside the start-up
-	// loop); after a successful renewal the next attempt starts at once.
+	// loop); after the first successful renewal the next attempt starts at
+	// once, after later ones it waits LoadWait.
 	// With keystone.Transport a 401 is renewed by the transport already;
 	// pass the Manager's Renew (wrapped) to force one more.
 	Renew func(ctx context.Context) error
@@ -95,7 +96,8 @@ type Config struct {
 	// OnUUIDChange, if not nil, is called when a 404 on an update made the
 	// client reload a host whose UUID turned out to have changed (the host
 	// was deleted and added again). StarlingX tells hwmond at this point.
-	// It runs on a queue goroutine and must be quick.
+	// It runs on a queue goroutine (on the caller's for UpdateNow) and must
+	// be quick.
 	OnUUIDChange func(name, oldUUID, newUUID string)
 
 	// ListLimit is the page size of ListHosts. Default 5.

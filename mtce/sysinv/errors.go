@@ -14,7 +14,9 @@ var (
 	ErrUnauthorized = platform.ErrUnauthorized
 	// ErrNotFound: SysInv answered 404. On an ihost update it makes the
 	// client reload the host by name before the retry (see Client.Update);
-	// a host that is no longer in the inventory ends the update.
+	// a host that is no longer in the inventory ends the update. On a
+	// sensor or group DELETE it ends the call at the first attempt, and
+	// is a success on a retry (the record is gone).
 	ErrNotFound = platform.ErrNotFound
 	// ErrStatus: any other status outside 200–204. A 4xx other than 401,
 	// 404, 408 and 429 is not retried.

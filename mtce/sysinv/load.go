@@ -35,17 +35,21 @@ func (c *Client) LoadHost(ctx context.Context, name string) (Host, error) {
 
 // LoadHostRetry is the start-up load of the agent's own record (spec B.7):
 // LoadHost up to Config.LoadAttempts times, Config.LoadWait apart. After
-// an ErrUnauthorized it calls Config.Renew, if set, and on a successful
-// renewal tries again at once. A 4xx that cannot change (see the package
-// documentation) ends it at once; a 404 does not (the host may not be in
-// the database yet). It returns the record, ctx's error, or the last
-// attempt's error wrapped with the count.
+// an ErrUnauthorized it calls Config.Renew, if set; after the first
+// successful renewal it tries again at once, after later ones it waits
+// Config.LoadWait as after any failure, so that a SysInv that rejects every
+// token (its own Keystone link down during start-up) cannot spend the whole
+// budget, and hammer Keystone, in an instant. A 4xx that cannot change (see
+// the package documentation) ends it at once; a 404 does not (the host may
+// not be in the database yet). It returns the record, ctx's error, or the
+// last attempt's error wrapped with the count.
 func (c *Client) LoadHostRetry(ctx context.Context, name string) (Host, error) {
 	if err := platform.CheckName("sysinv", "host name", name); err != nil {
 		return Host{}, err
 	}
 	log := c.ep.Logger()
 	var last error
+	quick := true // the first successful renewal is followed by an immediate attempt
 	for n := 1; ; n++ {
 		h, err := c.LoadHost(ctx, name)
 		if err == nil {
@@ -61,7 +65,10 @@ func (c *Client) LoadHostRetry(ctx context.Context, name string) (Host, error) {
 		log.Warn("loading host record failed; retrying", "host", name, "attempt", n, "of", c.cfg.LoadAttempts, "err", err)
 		if platform.IsAuth(err) && c.cfg.Renew != nil {
 			if rerr := c.cfg.Renew(ctx); rerr == nil {
-				continue
+				if quick {
+					quick = false
+					continue
+				}
 			} else {
 				log.Warn("token renewal failed", "err", rerr)
 			}

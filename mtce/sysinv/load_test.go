@@ -67,6 +67,33 @@ func TestLoadHostRetryRenews(t *testing.T) {
 	})
 }
 
+// TestLoadHostRetryRenewsThenWaits: a SysInv that rejects every token gets
+// a renewal after each rejection, but only the first renewal is followed by
+// an immediate attempt: the budget still spans LoadWait gaps instead of
+// being spent (with as many Keystone calls) in an instant.
+func TestLoadHostRetryRenewsThenWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		renews := 0
+		r := newRig(t, func(platformtest.Request) platformtest.Reply { return platformtest.Reply{Status: 401} },
+			func(c *Config) { c.Renew = func(context.Context) error { renews++; return nil } })
+		start := time.Now()
+		_, err := r.c.LoadHostRetry(t.Context(), "controller-0")
+		if !errors.Is(err, ErrUnauthorized) {
+			t.Fatalf("err = %v", err)
+		}
+		reqs := r.tr.Requests()
+		if len(reqs) != DefaultLoadAttempts || renews != DefaultLoadAttempts-1 {
+			t.Fatalf("%d attempts, %d renewals; want %d and %d", len(reqs), renews, DefaultLoadAttempts, DefaultLoadAttempts-1)
+		}
+		for i, q := range reqs {
+			want := time.Duration(max(i-1, 0)) * DefaultLoadWait // 0, 0, 15 s, 30 s, ...
+			if got := q.At.Sub(start); got != want {
+				t.Errorf("attempt %d at %v, want %v", i+1, got, want)
+			}
+		}
+	})
+}
+
 func TestLoadHostRetryBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t, func(platformtest.Request) platformtest.Reply { return platformtest.Reply{Status: 503} }, nil)

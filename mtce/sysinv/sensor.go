@@ -3,12 +3,14 @@ package sysinv
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"opendev.org/starlingx/metal-go/mtce/internal/platform"
+	"opendev.org/starlingx/metal-go/workqueue"
 )
 
 // Thresholds are an analog sensor's (or group's) alarm thresholds
@@ -320,6 +322,10 @@ type sensorCall[T any] struct {
 	parse    func(resp []byte) (T, error)
 	attempts int
 	timeout  int // 0: SensorTimeout, 1: NoncriticalTimeout
+	// del: a DELETE. A 404 on the first attempt ends the call with
+	// ErrNotFound (nothing to delete); on a retry it is a success (an
+	// earlier attempt deleted the record and its answer was lost).
+	del bool
 }
 
 func submitSensor[T any](c *Client, ref Ref, sc sensorCall[T]) (*Call[T], error) {
@@ -341,7 +347,7 @@ func submitSensor[T any](c *Client, ref Ref, sc sensorCall[T]) (*Call[T], error)
 	}
 	return platform.Submit(c.cfg.Queue, platform.Spec[T]{
 		Key: ref.Name, Name: "sysinv " + sc.op, Attempts: attempts, Timeout: timeout, BackOff: c.cfg.BackOff,
-		Run: func(ctx context.Context, _ int) (T, error) {
+		Run: func(ctx context.Context, attempt int) (T, error) {
 			var zero T
 			hostUUID := c.CurrentUUID(ref.UUID)
 			req := platform.Request{Op: sc.op, Host: ref.Name, Method: sc.method, Path: sc.path(hostUUID)}
@@ -353,6 +359,13 @@ func submitSensor[T any](c *Client, ref Ref, sc sensorCall[T]) (*Call[T], error)
 				req.Body = b
 			}
 			resp, err := c.ep.Do(ctx, req)
+			if sc.del && errors.Is(err, ErrNotFound) {
+				if attempt > 1 {
+					c.ep.Logger().Info("record already gone on retry; delete done", "host", ref.Name, "op", sc.op)
+					return zero, nil
+				}
+				return zero, workqueue.Permanent(err)
+			}
 			if err != nil {
 				return zero, err
 			}
@@ -480,20 +493,23 @@ func (c *Client) GroupSensors(ref Ref, groupUUID string, sensorUUIDs []string) (
 }
 
 // DeleteSensor queues DELETE /v1/isensors/<uuid> (hwmonHttp_del_sensor).
+// A 404 ends it with ErrNotFound when it answers the first attempt, and
+// is a success when it answers a retry (the record is gone: an earlier
+// attempt deleted it and its answer was lost).
 func (c *Client) DeleteSensor(ref Ref, sensorUUID string) (*Call[struct{}], error) {
 	if err := checkItem("sensor uuid", sensorUUID); err != nil {
 		return nil, err
 	}
-	return submitSensor(c, ref, sensorCall[struct{}]{op: "delete sensor", method: http.MethodDelete,
+	return submitSensor(c, ref, sensorCall[struct{}]{op: "delete sensor", method: http.MethodDelete, del: true,
 		path: func(string) string { return itemPath("isensors", sensorUUID) }})
 }
 
 // DeleteSensorGroup queues DELETE /v1/isensorgroups/<uuid>
-// (hwmonHttp_del_group).
+// (hwmonHttp_del_group), with DeleteSensor's handling of a 404.
 func (c *Client) DeleteSensorGroup(ref Ref, groupUUID string) (*Call[struct{}], error) {
 	if err := checkItem("group uuid", groupUUID); err != nil {
 		return nil, err
 	}
-	return submitSensor(c, ref, sensorCall[struct{}]{op: "delete group", method: http.MethodDelete,
+	return submitSensor(c, ref, sensorCall[struct{}]{op: "delete group", method: http.MethodDelete, del: true,
 		path: func(string) string { return itemPath("isensorgroups", groupUUID) }})
 }

@@ -335,3 +335,80 @@ func TestSensorRefused(t *testing.T) {
 		}
 	})
 }
+
+func FuzzParseSensorList(f *testing.F) {
+	f.Add([]byte(`{"isensors": [` + sensorRec + `]}`))
+	f.Add([]byte(`{"isensors": [` + sensorRec + `, {"uuid":"` + sensorU + `"}]}`))
+	f.Add([]byte(`{"isensors": []}`))
+	f.Add([]byte(`{"isensors": {}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		ss, err := ParseSensorList(body)
+		if err != nil {
+			if !errors.Is(err, ErrBadResponse) || ss != nil {
+				t.Fatalf("error %v (does not wrap ErrBadResponse, or with %d sensors)", err, len(ss))
+			}
+			return
+		}
+		for _, s := range ss {
+			if len(s.UUID) != 36 || s.Name == "" || s.AuditInterval < 0 {
+				t.Fatalf("accepted %+v", s)
+			}
+		}
+	})
+}
+
+func FuzzParseSensorGroup(f *testing.F) {
+	f.Add([]byte(groupRec))
+	f.Add([]byte(`{"uuid":"` + groupU + `","sensorgroupname":"g","t_minor_upper_group":"x"}`))
+	f.Add([]byte(`{"uuid":"` + groupU + `"}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		g, err := ParseSensorGroup(body)
+		if err != nil {
+			if !errors.Is(err, ErrBadResponse) {
+				t.Fatalf("error %v does not wrap ErrBadResponse", err)
+			}
+			return
+		}
+		if len(g.UUID) != 36 || g.Name == "" {
+			t.Fatalf("accepted %+v", g)
+		}
+	})
+}
+
+// TestDeleteRetriedAfterLostAnswer: a DELETE whose answer was lost (the
+// attempt timed out after SysInv deleted the record) is retried, and the
+// retry's 404 means the record is gone: success, not a failure after the
+// whole budget. A 404 on the first attempt is ErrNotFound at once (there
+// was nothing to delete; asking again cannot help).
+func TestDeleteRetriedAfterLostAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		deleted := map[string]bool{}
+		r := newRig(t, func(req platformtest.Request) platformtest.Reply {
+			if req.Method != http.MethodDelete {
+				return platformtest.Reply{Status: 500}
+			}
+			if deleted[req.Path] {
+				return platformtest.Reply{Status: 404}
+			}
+			deleted[req.Path] = true
+			return platformtest.Reply{Hang: true} // deleted, answer lost
+		}, nil)
+		for name, del := range map[string]func() (*Call[struct{}], error){
+			"sensor": func() (*Call[struct{}], error) { return r.c.DeleteSensor(refA, sensorU) },
+			"group":  func() (*Call[struct{}], error) { return r.c.DeleteSensorGroup(refA, groupU) },
+		} {
+			c, err := del()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Wait(t.Context()); err != nil || c.Handle().Attempts() != 2 {
+				t.Errorf("%s: %v after %d attempts; want success on the 2nd", name, err, c.Handle().Attempts())
+			}
+			c, _ = del() // already gone before the first attempt
+			if _, err := c.Wait(t.Context()); !errors.Is(err, ErrNotFound) || c.Handle().Attempts() != 1 {
+				t.Errorf("%s, nothing to delete: %v after %d attempts; want ErrNotFound after 1", name, err, c.Handle().Attempts())
+			}
+		}
+	})
+}

@@ -1,12 +1,15 @@
 package sysinv
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"opendev.org/starlingx/metal-go/keystone"
 	"opendev.org/starlingx/metal-go/mtce"
 	"opendev.org/starlingx/metal-go/mtce/internal/platform/simtest"
 	"opendev.org/starlingx/metal-go/mtce/sim"
@@ -172,6 +175,90 @@ func TestSimSensors(t *testing.T) {
 		dup, _ := c.AddSensor(ref, Sensor{Name: "Inlet Temp", Type: "temperature", DataType: "discrete"})
 		if _, err := dup.Wait(ctx); !errors.Is(err, ErrStatus) || dup.Handle().Attempts() != 1 {
 			t.Errorf("duplicate: %v", err)
+		}
+	})
+}
+
+// TestSimCatalogEndpoint: SysInv's address may come from the token's
+// catalog (spec K.7, the "platform" admin endpoint, which ends in /v1)
+// instead of sysinv.conf; requests then go to /v1/ihosts/..., not
+// /v1/v1/ihosts/....
+func TestSimCatalogEndpoint(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		env := simtest.Start(t, nil, nil)
+		ctx := t.Context()
+		tok, err := env.Keystone.Token(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := tok.Endpoint(keystone.EndpointOpts{Type: "platform", Interface: keystone.InterfaceAdmin})
+		if err != nil || !strings.HasSuffix(u, "/v1") {
+			t.Fatalf("catalog platform admin endpoint %q, %v", u, err)
+		}
+		c := simClient(t, env, func(c *Config) { c.BaseURL = u })
+		me, err := c.LoadHost(ctx, "controller-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		call, err := c.UpdateTask(Ref{Name: me.Name, UUID: me.UUID}, mtce.TaskEnabling, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, err := call.Wait(ctx); err != nil || h.Task != mtce.TaskEnabling {
+			t.Fatalf("update through the catalog endpoint: %+v %v", h.Task, err)
+		}
+		got := env.Sim.RequestsMatching(func(r sim.Record) bool { return r.Service == sim.SysInv })
+		want := []string{"GET /v1/ihosts/controller-1", "PATCH /v1/ihosts/" + me.UUID}
+		if len(got) != len(want) {
+			t.Fatalf("%d SysInv requests: %+v", len(got), got)
+		}
+		for i, r := range got {
+			if s := r.Method + " " + r.Path; s != want[i] || r.Status != 200 {
+				t.Errorf("request %d: %s (%d), want %s (200)", i, s, r.Status, want[i])
+			}
+		}
+	})
+}
+
+// TestSimStartupLoadRenews is I.2 item 4 (spec B.7) against the simulator
+// with a real keystone.Manager: SysInv refuses the token of the start-up
+// load (FIT corrupt_token "first") and then the token keystone.Transport
+// renews, so the transport's own renewal is not enough: the load loop
+// forces a fresh token through Config.Renew and loads the record at once,
+// without its 15 s wait.
+func TestSimStartupLoadRenews(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		env := simtest.Start(t, nil, nil)
+		ctx := t.Context()
+		renews := 0
+		c := simClient(t, env, func(c *Config) {
+			c.Renew = func(ctx context.Context) error {
+				renews++
+				tok, err := env.Keystone.Token(ctx)
+				if err == nil {
+					_, err = env.Keystone.Renew(ctx, tok)
+				}
+				return err
+			}
+		})
+		if _, err := env.Sim.Inject(sim.Fault{Service: sim.SysInv, Method: "GET", Kind: sim.FaultStatus, Code: 401, Hits: 2,
+			Name: "refuse the first token and the transport's renewal"}); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		me, err := c.LoadHostRetry(ctx, "controller-0")
+		if err != nil || me.Name != "controller-0" {
+			t.Fatalf("start-up load: %+v %v", me.Name, err)
+		}
+		if el := time.Since(start); el != 0 || renews != 1 {
+			t.Errorf("loaded after %v with %d forced renewals; want at once, 1", el, renews)
+		}
+		// The first token, the transport's 401 renewal, the forced one.
+		if st := env.Sim.Stats(); st.TokenRequests != 3 || st.FaultsByKind[sim.FaultStatus] != 2 {
+			t.Errorf("token requests %d, injected 401s %d; want 3 and 2", st.TokenRequests, st.FaultsByKind[sim.FaultStatus])
+		}
+		if n := len(env.Sim.RequestsMatching(func(r sim.Record) bool { return r.Service == sim.SysInv })); n != 3 {
+			t.Errorf("%d SysInv requests, want 3 (refused, refused after the transport's renewal, loaded)", n)
 		}
 	})
 }
