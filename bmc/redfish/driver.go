@@ -36,6 +36,7 @@ type Driver struct {
 	log    *slog.Logger
 
 	loginMu    sync.Mutex // one re-login at a time
+	bootMu     sync.Mutex // one boot override read-modify-write at a time
 	mu         sync.Mutex
 	opened     bool
 	closed     bool
@@ -664,6 +665,12 @@ func (d *Driver) BootDeviceSet(ctx context.Context, dev bmc.BootDevice, opts bmc
 	if opts.EFI {
 		boot["BootSourceOverrideMode"] = "UEFI"
 	}
+	// The ETag read and the conditional PATCH are one read-modify-write:
+	// callers sharing this driver take turns, so they never invalidate each
+	// other's ETag; a 412 can then only come from another client of the
+	// BMC, and is retried once with a fresh ETag.
+	d.bootMu.Lock()
+	defer d.bootMu.Unlock()
 	var err error
 	for try := 0; try < 2; try++ {
 		var sys system
