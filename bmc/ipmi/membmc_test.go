@@ -141,7 +141,8 @@ func (h *hub) WriteTo(data []byte, addr net.Addr) (int, error) {
 
 func (h *hub) Close() error { h.once.Do(func() { close(h.closed) }); return nil }
 
-// memConn is a client UDP socket with deadline support on timers.
+// memConn is a client UDP socket with deadline support on timers. With a
+// nil hub it is a black hole (see newBlackhole).
 type memConn struct {
 	hub      *hub
 	port     int
@@ -168,23 +169,35 @@ func (c *memConn) Read(b []byte) (int, error) {
 		dl, changed := c.deadline, c.changed
 		c.mu.Unlock()
 		var expired <-chan time.Time
+		var tm *time.Timer
 		if !dl.IsZero() {
 			d := time.Until(dl)
 			if d <= 0 {
 				return 0, &net.OpError{Op: "read", Net: "udp", Err: os.ErrDeadlineExceeded}
 			}
-			tm := time.NewTimer(d)
-			defer tm.Stop()
+			tm = time.NewTimer(d)
 			expired = tm.C
 		}
+		var (
+			n   int
+			err error
+			out = true
+		)
 		select {
 		case p := <-c.in:
-			return copy(b, p), nil
+			n = copy(b, p)
 		case <-expired:
-			return 0, &net.OpError{Op: "read", Net: "udp", Err: os.ErrDeadlineExceeded}
+			err = &net.OpError{Op: "read", Net: "udp", Err: os.ErrDeadlineExceeded}
 		case <-changed:
+			out = false
 		case <-c.closed:
-			return 0, net.ErrClosed
+			err = net.ErrClosed
+		}
+		if tm != nil {
+			tm.Stop()
+		}
+		if out {
+			return n, err
 		}
 	}
 }
@@ -194,6 +207,9 @@ func (c *memConn) Write(b []byte) (int, error) {
 	case <-c.closed:
 		return 0, net.ErrClosed
 	default:
+	}
+	if c.hub == nil {
+		return len(b), nil // a black hole swallows every datagram
 	}
 	select {
 	case c.hub.inbox <- packet{append([]byte(nil), b...), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: c.port}}:
@@ -213,6 +229,9 @@ func (c *memConn) setDeadline(t time.Time) {
 func (c *memConn) Close() error {
 	c.once.Do(func() {
 		close(c.closed)
+		if c.hub == nil {
+			return
+		}
 		c.hub.mu.Lock()
 		delete(c.hub.clients, c.port)
 		c.hub.mu.Unlock()
@@ -227,6 +246,13 @@ func (c *memConn) RemoteAddr() net.Addr              { return &net.UDPAddr{IP: n
 func (c *memConn) SetDeadline(t time.Time) error     { c.setDeadline(t); return nil }
 func (c *memConn) SetReadDeadline(t time.Time) error { c.setDeadline(t); return nil }
 func (c *memConn) SetWriteDeadline(time.Time) error  { return nil }
+
+// activeReads counts the reads in progress on c.
+func (c *memConn) activeReads() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reading
+}
 
 // activeReads counts reads in progress on every client socket.
 func (h *hub) activeReads() int {

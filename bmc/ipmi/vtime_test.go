@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -14,95 +13,17 @@ import (
 	"opendev.org/starlingx/metal-go/bmc/ipmi"
 )
 
-// blackhole is an in-memory UDP "BMC" that swallows every datagram and
-// never answers: a hung BMC. Its reads honour deadlines with timers, so
+// newBlackhole returns an in-memory UDP "BMC" that swallows every datagram
+// and never answers: a hung BMC. Its reads honour deadlines with timers, so
 // inside a synctest bubble they run on the virtual clock.
-type blackhole struct {
-	mu       sync.Mutex
-	deadline time.Time
-	changed  chan struct{}
-	closed   chan struct{}
-	once     sync.Once
-	reading  int
-	writes   int
+func newBlackhole() *memConn {
+	return &memConn{port: 40000, in: make(chan []byte), changed: make(chan struct{}), closed: make(chan struct{})}
 }
 
-func newBlackhole() *blackhole {
-	return &blackhole{changed: make(chan struct{}), closed: make(chan struct{})}
-}
-
-func (b *blackhole) Read([]byte) (int, error) {
-	b.mu.Lock()
-	b.reading++
-	b.mu.Unlock()
-	defer func() {
-		b.mu.Lock()
-		b.reading--
-		b.mu.Unlock()
-	}()
-	for {
-		b.mu.Lock()
-		dl, changed := b.deadline, b.changed
-		b.mu.Unlock()
-		var expired <-chan time.Time
-		if !dl.IsZero() {
-			d := time.Until(dl)
-			if d <= 0 {
-				return 0, &net.OpError{Op: "read", Net: "udp", Err: os.ErrDeadlineExceeded}
-			}
-			t := time.NewTimer(d)
-			defer t.Stop()
-			expired = t.C
-		}
-		select {
-		case <-expired:
-			return 0, &net.OpError{Op: "read", Net: "udp", Err: os.ErrDeadlineExceeded}
-		case <-changed:
-		case <-b.closed:
-			return 0, net.ErrClosed
-		}
-	}
-}
-
-func (b *blackhole) Write(p []byte) (int, error) {
-	select {
-	case <-b.closed:
-		return 0, net.ErrClosed
-	default:
-	}
-	b.mu.Lock()
-	b.writes++
-	b.mu.Unlock()
-	return len(p), nil
-}
-
-func (b *blackhole) setDeadline(t time.Time) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.deadline = t
-	close(b.changed)
-	b.changed = make(chan struct{})
-}
-
-func (b *blackhole) Close() error { b.once.Do(func() { close(b.closed) }); return nil }
-func (b *blackhole) LocalAddr() net.Addr {
-	return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
-}
-func (b *blackhole) RemoteAddr() net.Addr              { return &net.UDPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 623} }
-func (b *blackhole) SetDeadline(t time.Time) error     { b.setDeadline(t); return nil }
-func (b *blackhole) SetReadDeadline(t time.Time) error { b.setDeadline(t); return nil }
-func (b *blackhole) SetWriteDeadline(time.Time) error  { return nil }
-
-func (b *blackhole) activeReads() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.reading
-}
-
-func hungDriver(t *testing.T, mutate func(*ipmi.Config)) (*ipmi.Driver, *[]*blackhole) {
+func hungDriver(t *testing.T, mutate func(*ipmi.Config)) (*ipmi.Driver, *[]*memConn) {
 	t.Helper()
 	var mu sync.Mutex
-	var conns []*blackhole
+	var conns []*memConn
 	cfg := ipmi.DefaultConfig()
 	cfg.Host = "192.0.2.1"
 	cfg.Username = "admin"
@@ -124,7 +45,7 @@ func hungDriver(t *testing.T, mutate func(*ipmi.Config)) (*ipmi.Driver, *[]*blac
 	return d, &conns
 }
 
-func assertNoReads(t *testing.T, conns []*blackhole) {
+func assertNoReads(t *testing.T, conns []*memConn) {
 	t.Helper()
 	if len(conns) == 0 {
 		t.Fatal("the driver never dialled")
