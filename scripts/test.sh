@@ -4,7 +4,7 @@
 # Installs the real peers the integration tests use when they are missing
 # (Debian: python3-keystone for a real Keystone, openipmi's ipmi_sim and
 # ipmitool for a real IPMI BMC simulator), then runs the whole suite under the
-# race detector. The tests start and stop their own peer instances on free
+# race detector, in shuffled order. The tests start and stop their own peer instances on free
 # loopback ports through scripts/keystone and scripts/ipmisim.
 #
 # Environment:
@@ -34,4 +34,6 @@ if [ "${#need[@]}" -gt 0 ] && [ "${METAL_NO_INSTALL:-0}" != 1 ]; then
 fi
 
 # shellcheck disable=SC2086
-exec go test -race -count=1 -timeout 30m ${GOTEST_FLAGS:-} ./...
+# -shuffle=on: test order must not matter; the seed is printed so a failure
+# can be replayed with -shuffle=SEED.
+exec go test -race -count=1 -shuffle=on -timeout 30m ${GOTEST_FLAGS:-} ./...

@@ -6,6 +6,8 @@
 #
 # Usage: keystone.sh COMMAND
 #   check    exit 0 if python3-keystone is installed, 3 if not
+#   check-conf  verify $KS_DIR/keystone.conf is hermetic (confcheck.py): every
+#            key repository, *_file and *_dir option resolves under $KS_DIR
 #   install  apt-get install python3-keystone (no recommends; needs root/network)
 #   up       create $KS_DIR, configure, bootstrap, start, register the platform
 #            service; prints shell exports (also written to $KS_DIR/env)
@@ -32,6 +34,11 @@
 # inherits the caller's stdout/stderr (Go's exec.Cmd.Output would wait for it).
 #
 # Facts this script relies on (Debian 12, keystone 22 "Zed"):
+#  * Keystone's path defaults (key repositories, domain configs, policy, SAML
+#    certificates, ...) point under /etc/keystone, and oslo.config searches
+#    /etc/keystone/keystone.conf.d by default. Every such option is set under
+#    $KS_DIR and every process gets an explicit --config-dir; confcheck.py
+#    fails the set-up naming any option that still resolves elsewhere.
 #  * sqlite must be in WAL mode: keystone 22 leaks a read transaction
 #    (federation sql backend returns a lazy Query from a closed session) that
 #    makes writes (DELETE /v3/auth/tokens, POST /v3/users) fail with
@@ -132,8 +139,11 @@ start_server() {
   OS_KEYSTONE_CONFIG_DIR="$KS_DIR" setsid sh -c 'echo $$ >"$0"; exec "$@"' "$KS_DIR/keystone.pid" \
     "$PY" -c '
 import sys, wsgiref.simple_server as wss
-host, port = sys.argv[1], int(sys.argv[2])
-del sys.argv[1:]  # oslo.config parses sys.argv when the app initialises
+host, port, confd = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+# oslo.config parses sys.argv when the app initialises: give it only an
+# explicit --config-dir, so its default search (/etc/keystone/keystone.conf.d,
+# ...) never runs. OS_KEYSTONE_CONFIG_DIR names the config file.
+sys.argv[1:] = ["--config-dir", confd]
 from keystone.server.wsgi import initialize_public_application
 class Server(wss.WSGIServer):
     request_queue_size = 128
@@ -141,7 +151,7 @@ app = initialize_public_application()
 srv = wss.make_server(host, port, app, server_class=Server)
 print("keystone listening on %s:%d" % (host, port), flush=True)
 srv.serve_forever()
-' "$KS_HOST" "$KS_PORT" >>"$KS_DIR/server.log" 2>&1 </dev/null &
+' "$KS_HOST" "$KS_PORT" "$KS_DIR/conf.d" >>"$KS_DIR/server.log" 2>&1 </dev/null &
   for _ in $(seq 1 50); do [ -s "$KS_DIR/keystone.pid" ] && break; sleep 0.1; done
   [ -s "$KS_DIR/keystone.pid" ] || { cat "$KS_DIR/server.log" >&2; die 7 "server did not start"; }
   pid=$(cat "$KS_DIR/keystone.pid")
@@ -205,9 +215,11 @@ cmd_up() {
     die 2 "refusing to wipe non-empty $KS_DIR that this script did not create"
   fi
   rm -rf "$KS_DIR"
-  mkdir -p "$KS_DIR/fernet-keys" "$KS_DIR/credential-keys"
+  mkdir -p "$KS_DIR/fernet-keys" "$KS_DIR/credential-keys" "$KS_DIR/conf.d" \
+    "$KS_DIR/domains" "$KS_DIR/jws-keys/public" "$KS_DIR/jws-keys/private" \
+    "$KS_DIR/policy.d" "$KS_DIR/lock" "$KS_DIR/saml"
   touch "$KS_DIR/.keystone-sh"
-  chmod 700 "$KS_DIR" "$KS_DIR/fernet-keys" "$KS_DIR/credential-keys"
+  chmod 700 "$KS_DIR" "$KS_DIR/fernet-keys" "$KS_DIR/credential-keys" "$KS_DIR/jws-keys/private"
   KS_DIR=$(cd "$KS_DIR" && pwd)   # sqlite URL and key repositories must be absolute
 
   if [ "$KS_PORT" = 0 ]; then
@@ -231,11 +243,36 @@ expiration = $KS_TOKEN_EXPIRATION
 [fernet_tokens]
 key_repository = $KS_DIR/fernet-keys
 
+[fernet_receipts]
+key_repository = $KS_DIR/fernet-keys
+
 [credential]
 key_repository = $KS_DIR/credential-keys
 
+[jwt_tokens]
+jws_public_key_repository = $KS_DIR/jws-keys/public
+jws_private_key_repository = $KS_DIR/jws-keys/private
+
 [identity]
 password_hash_rounds = 4
+domain_config_dir = $KS_DIR/domains
+
+[catalog]
+template_file = $KS_DIR/default_catalog.templates
+
+[saml]
+certfile = $KS_DIR/saml/signing_cert.pem
+keyfile = $KS_DIR/saml/signing_key.pem
+idp_metadata_path = $KS_DIR/saml/idp_metadata.xml
+
+[oslo_concurrency]
+lock_path = $KS_DIR/lock
+
+[oslo_messaging_metrics]
+metrics_socket_file = $KS_DIR/metrics_collector.sock
+
+[oslo_middleware]
+http_basic_auth_user_file = $KS_DIR/htpasswd
 
 [cache]
 enabled = true
@@ -244,7 +281,15 @@ backend = dogpile.cache.memory
 [oslo_policy]
 enforce_new_defaults = false
 enforce_scope = false
+policy_file = $KS_DIR/policy.yaml
+policy_dirs = $KS_DIR/policy.d
 CONF
+
+  # Every path-valued option must resolve under \$KS_DIR: Keystone's defaults
+  # point at /etc/keystone, which exists only where someone installed the
+  # "keystone" package or ran keystone-manage by hand (issue 10 item 1).
+  "$PY" "$(dirname "$0")/confcheck.py" "$KS_DIR" >"$KS_DIR/confcheck.log" 2>&1 \
+    || { cat "$KS_DIR/confcheck.log" >&2; die 10 "generated keystone.conf is not hermetic"; }
 
   t=$(now)
   # keystone-manage db_sync + bootstrap in ONE python process (each
@@ -260,7 +305,9 @@ conf, user, project, region, url = sys.argv[1:6]
 from keystone.cmd import cli
 import keystone.conf
 CONF = keystone.conf.CONF
-cli.main(argv=["keystone-manage", "--config-file", conf, "db_sync"])
+confd = os.path.join(os.path.dirname(conf), "conf.d")
+# --config-dir: never oslo.config's default search (/etc/keystone/keystone.conf.d, ...).
+cli.main(argv=["keystone-manage", "--config-file", conf, "--config-dir", confd, "db_sync"])
 # WAL journal mode (persistent in the db file), REQUIRED: keystone 22's
 # federation sql backend leaks a read transaction (lazy Query out of a closed
 # session) that blocks every writer in rollback-journal mode -> random HTTP
@@ -273,7 +320,7 @@ for repo in (CONF.fernet_tokens.key_repository, CONF.credential.key_repository):
         fd = os.open(os.path.join(repo, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.write(fd, base64.urlsafe_b64encode(os.urandom(32)))
         os.close(fd)
-CONF(args=["--config-file", conf, "bootstrap",
+CONF(args=["--config-file", conf, "--config-dir", confd, "bootstrap",
            "--bootstrap-username", user,
            "--bootstrap-password", os.environ["KS_ADMIN_PASSWORD"],
            "--bootstrap-project-name", project,
@@ -336,6 +383,7 @@ ENV
 
 case "${1:-}" in
   check) cmd_check ;;
+  check-conf) "$PY" "$(dirname "$0")/confcheck.py" "$KS_DIR" ;;
   install) cmd_install ;;
   up) cmd_up ;;
   stop) cmd_stop ;;
