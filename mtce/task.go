@@ -182,41 +182,55 @@ var taskFixed = func() map[Task]bool {
 	return m
 }()
 
-// TaskRebootFailRetry returns "Reboot Failed, retrying (n of max)".
+// TaskRebootFailRetry returns "Reboot Failed, retrying (n of max)"
+// (nodeBase.h MTC_TASK_REBOOT_FAIL_RETRY; the spec does not quote it).
 func TaskRebootFailRetry(n, max int) Task { return Task(fmt.Sprintf(fmtRebootFailRetry, n, max)) }
 
-// TaskResetQueue returns "Reset Failed, retrying (n of max)".
+// TaskResetQueue returns "Reset Failed, retrying (n of max)" (nodeBase.h
+// MTC_TASK_RESET_QUEUE; the spec does not quote it).
 func TaskResetQueue(n, max int) Task { return Task(fmt.Sprintf(fmtResetQueue, n, max)) }
 
-// TaskPowerOnQueue returns "Power-On Failed, retrying (n of max)".
+// TaskPowerOnQueue returns "Power-On Failed, retrying (n of max)"
+// (nodeBase.h MTC_TASK_POWERON_QUEUE; the spec does not quote it).
 func TaskPowerOnQueue(n, max int) Task { return Task(fmt.Sprintf(fmtPowerOnQueue, n, max)) }
 
-// TaskPowerOffQueue returns "Power-Off Failed, retrying (n of max)".
+// TaskPowerOffQueue returns "Power-Off Failed, retrying (n of max)"
+// (nodeBase.h MTC_TASK_POWEROFF_QUEUE; the spec does not quote it).
 func TaskPowerOffQueue(n, max int) Task { return Task(fmt.Sprintf(fmtPowerOffQueue, n, max)) }
 
-// TaskPowercycleHost returns "Critical Event Power-Cycle n; due to critical sensor".
+// TaskPowercycleHost returns "Critical Event Power-Cycle n; due to critical
+// sensor" (nodeBase.h MTC_TASK_POWERCYCLE_HOST; the spec does not quote it).
 func TaskPowercycleHost(n int) Task { return Task(fmt.Sprintf(fmtPowercycleHost, n)) }
 
-// TaskPowercycleHold returns "Critical Event Power-Cycle n; recovery in mins minute(s)".
+// TaskPowercycleHold returns "Critical Event Power-Cycle n; recovery in mins
+// minute(s)" (nodeBase.h MTC_TASK_POWERCYCLE_HOLD; the spec does not quote
+// it).
 func TaskPowercycleHold(n, mins int) Task { return Task(fmt.Sprintf(fmtPowercycleHold, n, mins)) }
 
-// TaskPowercycleCool returns "Critical Event Power-Cycle n; power-on in mins minute(s)".
+// TaskPowercycleCool returns "Critical Event Power-Cycle n; power-on in mins
+// minute(s)" (nodeBase.h MTC_TASK_POWERCYCLE_COOL; the spec does not quote
+// it).
 func TaskPowercycleCool(n, mins int) Task { return Task(fmt.Sprintf(fmtPowercycleCool, n, mins)) }
 
-// TaskPowercycleOn returns "Critical Event Power-Cycle n; power-on host".
+// TaskPowercycleOn returns "Critical Event Power-Cycle n; power-on host"
+// (nodeBase.h MTC_TASK_POWERCYCLE_ON; the spec does not quote it).
 func TaskPowercycleOn(n int) Task { return Task(fmt.Sprintf(fmtPowercycleOn, n)) }
 
-// TaskPowercycleRetry returns "Critical Event Power-Cycle n; power-on host (retry)".
+// TaskPowercycleRetry returns "Critical Event Power-Cycle n; power-on host
+// (retry)" (nodeBase.h MTC_TASK_POWERCYCLE_RETRY; the spec does not quote
+// it).
 func TaskPowercycleRetry(n int) Task { return Task(fmt.Sprintf(fmtPowercycleRetry, n)) }
 
-// TaskPowercycleBoot returns "Critical Event Power-Cycle n; host is booting".
+// TaskPowercycleBoot returns "Critical Event Power-Cycle n; host is booting"
+// (nodeBase.h MTC_TASK_POWERCYCLE_BOOT; the spec does not quote it).
 func TaskPowercycleBoot(n int) Task { return Task(fmt.Sprintf(fmtPowercycleBoot, n)) }
 
-// TaskPowercycleFail returns "Critical Event Power-Cycle n; failed".
+// TaskPowercycleFail returns "Critical Event Power-Cycle n; failed"
+// (nodeBase.h MTC_TASK_POWERCYCLE_FAIL; the spec does not quote it).
 func TaskPowercycleFail(n int) Task { return Task(fmt.Sprintf(fmtPowercycleFail, n)) }
 
 // TaskResetPoweredOff returns "Reset Failed - <hostname> is powered off"
-// (c18eabc: a reset requested while the host is off).
+// (c18eabc: a reset requested while the host is off; spec G.2 quotes it).
 func TaskResetPoweredOff(hostname string) Task {
 	return Task(fmt.Sprintf(fmtResetPoweredOff, hostname))
 }

@@ -172,6 +172,8 @@ func TestCanonicalRoundTrip(t *testing.T) {
 		"mtcAlive":         cStruct{hdr: "cgts mtc message:", cmd: 5, num: 4, parm: [5]uint32{3600, 1, 0x25, 145}, buf: alive}.bytes(100 + len(alive) + 1),
 		"addressed cmd":    cStruct{hdr: "cgts mtc cmd req:", mac: "08:00:27:9f:ef:57", ver: 1, cmd: 2, buf: cmdJSON}.bytes(100 + len(cmdJSON) + 1),
 		"hs ack":           cStruct{hdr: "cgts mtc cmd rsp:", ver: 1, cmd: 15, num: 2, parm: [5]uint32{0, EnhancedHostServices}}.bytes(100),
+		"hs ack, MAC tail": cStruct{hdr: "cgts mtc cmd rsp:", mac: "\x008:00:27:9f:ef:57", ver: 1, cmd: 15, num: 2, parm: [5]uint32{0, EnhancedHostServices}}.bytes(100),
+		"free header":      cStruct{hdr: "cgts mtc message:", mac: "host\x00\x00\x00free\x00bytes", cmd: 5}.bytes(101),
 		"result pass":      cStruct{hdr: "cgts mtc cmd rsp:", cmd: 21, num: 1, buf: "none"}.bytes(104),
 		"result failed":    cStruct{hdr: "cgts mtc cmd rsp:", cmd: 21, num: 1, parm: [5]uint32{107}, buf: "/etc/services.d/worker/a failed ; rc:1"}.bytes(138),
 		"hwmond full":      cStruct{hdr: "mtce event msg  :", ver: 2, cmd: uint32(EventHwmonMajor), buf: `{"service":"hwmond","hostname":"worker-1","sensor":"Fan 1"}`}.bytes(MaxSize),

@@ -158,27 +158,44 @@ func (m *Message) AddressedTo(mac string) bool {
 }
 
 // NewAck builds the client's ACK to a request as mtcClient does for every
-// command but the host-services ones (spec K.8): the request with its
-// signature changed to "cgts mtc cmd rsp:", ver, rev, res, num and parm as
-// received, no buffer, 100 bytes. (mtcClient also leaves the MAC's tail in
-// header bytes 18–34; nothing reads them and they are sent as zeros here.)
-// Use NewHostServicesAck for cmds 14–19.
+// command but the host-services ones (spec K.1, K.8): it reuses the
+// request. Header bytes 0–17 become "cgts mtc cmd rsp:" and its NUL;
+// header bytes 18–63 stay as received, so the ACK to an addressed command
+// carries the tail of the MAC there (and MAC reads ""); ver, rev, res, cmd,
+// num and parm stay as received; there is no buffer: 100 bytes. req must be
+// a valid request (signature "cgts mtc cmd req:"). Use NewHostServicesAck
+// for cmds 14–19.
 func NewAck(req *Message) (Message, error) {
 	if req.Signature != SigRequest {
 		return Message{}, wrongMessage(req, "request")
 	}
+	if err := req.Validate(); err != nil {
+		return Message{}, err
+	}
 	m := *req
 	m.Signature = SigResponse
+	m.HeaderTail = req.headerBytes()
 	m.MAC = ""
 	m.Buf = ""
 	m.Size = SizeExact
 	return validated(m)
 }
 
+// headerBytes returns header bytes 18–63 of m's encoding: HeaderTail with
+// the MAC's bytes after byte 17, and its NUL, laid over it. m must be valid.
+func (m *Message) headerBytes() [HeaderTailSize]byte {
+	h := m.HeaderTail
+	if m.MAC != "" {
+		copy(h[:], m.MAC[1:]) // the NUL after it is zero in a valid m
+	}
+	return h
+}
+
 // NewHostServicesAck builds the client's ACK to a host-services command
-// (spec E.2, K.4), sent on receipt before any script runs: the request's
-// fields as in NewAck, num 2, parm[0] = rc, parm[1] = EnhancedHostServices,
-// 100 bytes.
+// (spec K.4, K.8), sent on receipt before any script runs: the request as
+// NewAck reuses it (header bytes 18–63, ver, rev, res and cmd as received),
+// num 2, parm[0] = rc, parm[1] = EnhancedHostServices, parm[2..4] as
+// received, 100 bytes.
 func NewHostServicesAck(req *Message, rc mtce.RC) (Message, error) {
 	if _, _, ok := req.Command.HostServices(); !ok {
 		return Message{}, wrongMessage(req, "host-services request")

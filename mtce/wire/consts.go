@@ -11,14 +11,15 @@ import (
 // make it (spec F.2). nodeBase.h's layout comment describes a 128-byte
 // header; the macros, which the C++ compiler follows, give 64.
 const (
-	HeaderSize    = 64   // hdr[]: signature, then free bytes (the MAC of addressed commands)
-	SignatureSize = 18   // MSG_HEADER_SIZE: 17 signature characters and a NUL
-	FixedSize     = 100  // hdr, ver, rev, res, cmd, num, parm[5]
-	BufferSize    = 960  // BUF_SIZE = 1024 - 64
-	MaxSize       = 1060 // sizeof(mtc_message_type): the largest datagram
-	MaxBufferLen  = 959  // the longest buffer text a receiver keeps (it forces buf[959] to NUL)
-	MaxMACLen     = 46   // the longest text that fits after the signature with its NUL
-	NumParms      = 5    // parm[5]
+	HeaderSize     = 64   // hdr[]: signature, then free bytes (the MAC of addressed commands)
+	SignatureSize  = 18   // MSG_HEADER_SIZE: 17 signature characters and a NUL
+	FixedSize      = 100  // hdr, ver, rev, res, cmd, num, parm[5]
+	BufferSize     = 960  // BUF_SIZE = 1024 - 64
+	MaxSize        = 1060 // sizeof(mtc_message_type): the largest datagram
+	MaxBufferLen   = 959  // the longest buffer text a receiver keeps (it forces buf[959] to NUL)
+	MaxMACLen      = 46   // the longest text that fits after the signature with its NUL
+	HeaderTailSize = 46   // header bytes 18–63: Message.HeaderTail
+	NumParms       = 5    // parm[5]
 
 	sigLen = SignatureSize - 1 // signature characters
 

@@ -25,8 +25,9 @@
 // (mtcAgent itself zero-fills any datagram of 7 bytes or more; no StarlingX
 // sender sends fewer than 100, and this package refuses them.)
 // Re-encoding a decoded message gives the same bytes for every datagram a
-// StarlingX sender produces, except that the remains of the MAC an ACK
-// carries in header bytes 18–34 are sent as zeros (nothing reads them).
+// StarlingX sender produces, the free header bytes included
+// ([Message.HeaderTail]): an ACK reuses its request's header, MAC tail and
+// all, as mtcClient does.
 //
 // # Messages
 //

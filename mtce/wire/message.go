@@ -43,22 +43,29 @@ func (s Sizing) String() string {
 // The 64-byte header holds the Signature in its first 17 bytes; byte 17 is
 // the signature's NUL, except in addressed commands where the target's MAC
 // text starts there and is NUL-terminated (spec K.8). MAC is that text, at
-// most 46 bytes (header byte 63 is always a terminator). Header bytes after
-// it carry nothing StarlingX reads and are not kept: they encode as zeros.
+// most 46 bytes (header byte 63 is always a terminator).
+//
+// HeaderTail is header bytes 18–63 (HeaderTail[i] is byte 18+i) as
+// received, except the ones the MAC text and its NUL occupy, which are
+// zero here (the MAC says what they hold). Nothing StarlingX reads lives
+// there, but an ACK reuses its request's header, so an ACK built from an
+// addressed request carries the MAC's tail in it (spec K.8, [NewAck]).
+// Constructors other than the ACKs leave it zero.
 //
 // Buf is the buffer's text up to its first NUL (or the datagram's end);
 // Size records how the datagram was, or will be, sized.
 type Message struct {
-	Signature Signature
-	MAC       string // text after the signature (addressed commands); "" if none
-	Version   uint16
-	Revision  uint16
-	Reserved  uint32
-	Command   Command
-	Num       uint32 // count of valid parameters, at most NumParms
-	Parm      [NumParms]uint32
-	Buf       string
-	Size      Sizing
+	Signature  Signature
+	MAC        string // text after the signature (addressed commands); "" if none
+	HeaderTail [HeaderTailSize]byte
+	Version    uint16
+	Revision   uint16
+	Reserved   uint32
+	Command    Command
+	Num        uint32 // count of valid parameters, at most NumParms
+	Parm       [NumParms]uint32
+	Buf        string
+	Size       Sizing
 }
 
 // Len returns the number of bytes m occupies on the wire.
@@ -75,7 +82,8 @@ func (m *Message) Len() int {
 // Validate reports why m cannot be encoded, or nil. It checks what a
 // StarlingX receiver relies on: a known signature, num ≤ 5, a buffer of at
 // most MaxBufferLen bytes without NUL, and a MAC of at most MaxMACLen bytes
-// without NUL.
+// without NUL; and that HeaderTail leaves the MAC's bytes and its NUL
+// (HeaderTail[:len(MAC)]) zero, so that the message decodes to itself.
 func (m *Message) Validate() error {
 	if !m.Signature.Valid() {
 		return &InvalidError{What: "signature", Value: m.Signature.String()}
@@ -91,6 +99,12 @@ func (m *Message) Validate() error {
 	}
 	if len(m.MAC) > MaxMACLen || strings.IndexByte(m.MAC, 0) >= 0 {
 		return &InvalidError{What: "MAC", Value: m.MAC, Why: "longer than 46 bytes or contains NUL"}
+	}
+	for _, c := range m.HeaderTail[:len(m.MAC)] {
+		if c != 0 {
+			return &InvalidError{What: "header tail", Value: strconv.Quote(string(m.HeaderTail[:len(m.MAC)])),
+				Why: "overlaps the MAC and its NUL"}
+		}
 	}
 	if m.Size > SizeFull {
 		return &InvalidError{What: "sizing", Value: m.Size.String()}
@@ -119,7 +133,8 @@ func (m *Message) AppendBinary(b []byte) ([]byte, error) {
 	b = append(b, make([]byte, n)...) // zeroed; the compiler avoids the allocation
 	d := b[start:]
 	copy(d, signatureTexts[m.Signature])
-	copy(d[sigLen:], m.MAC) // overwrites the signature's NUL when present
+	copy(d[SignatureSize:HeaderSize], m.HeaderTail[:])
+	copy(d[sigLen:], m.MAC) // overwrites the signature's NUL when present; its own NUL is in HeaderTail
 	binary.LittleEndian.PutUint16(d[offVer:], m.Version)
 	binary.LittleEndian.PutUint16(d[offRev:], m.Revision)
 	binary.LittleEndian.PutUint32(d[offRes:], m.Reserved)
@@ -147,7 +162,10 @@ func (m *Message) MarshalBinary() ([]byte, error) {
 //   - num > 5: ErrNum;
 //   - the buffer ends at its first NUL or at the datagram's end, whichever
 //     comes first, and is at most 959 bytes (mtcAgent forces buf[959] to
-//     NUL); bytes after the end are ignored.
+//     NUL); bytes after the end are ignored;
+//   - the MAC ends at its NUL or after 46 bytes; the other header bytes are
+//     kept in HeaderTail, except byte 63 after a 46-byte MAC (it re-encodes
+//     as the MAC's terminator).
 //
 // Errors are *DecodeError. m.Size is set from the datagram's length, so
 // that re-encoding a canonical datagram gives the same bytes. m keeps no
@@ -180,6 +198,8 @@ func (m *Message) UnmarshalBinary(data []byte) error {
 		Command:   Command(binary.LittleEndian.Uint32(data[offCmd:])),
 		Num:       num,
 	}
+	copy(m.HeaderTail[:], data[SignatureSize:HeaderSize])
+	clear(m.HeaderTail[:len(m.MAC)]) // the MAC's bytes and its NUL
 	for i := range m.Parm {
 		m.Parm[i] = binary.LittleEndian.Uint32(data[offParm+4*i:])
 	}

@@ -199,7 +199,8 @@ func TestAcks(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := ack.MarshalBinary()
-	want := cStruct{hdr: "cgts mtc cmd rsp:", ver: 1, cmd: 20, num: 1, parm: [5]uint32{30}}.bytes(100)
+	// the MAC's tail stays in header bytes 18–34 (spec K.8).
+	want := cStruct{hdr: "cgts mtc cmd rsp:", mac: "\x008:00:27:9f:ef:57", ver: 1, cmd: 20, num: 1, parm: [5]uint32{30}}.bytes(100)
 	if !bytes.Equal(b, want) {
 		t.Errorf("ACK bytes:\n% x\n% x", b, want)
 	}
@@ -214,7 +215,7 @@ func TestAcks(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ = hack.MarshalBinary()
-	want = cStruct{hdr: "cgts mtc cmd rsp:", ver: 1, cmd: 15, num: 2, parm: [5]uint32{0, 0x1B0000B1}}.bytes(100)
+	want = cStruct{hdr: "cgts mtc cmd rsp:", mac: "\x008:00:27:9f:ef:57", ver: 1, cmd: 15, num: 2, parm: [5]uint32{0, 0x1B0000B1}}.bytes(100)
 	if !bytes.Equal(b, want) {
 		t.Errorf("HS ACK bytes:\n% x\n% x", b, want)
 	}
