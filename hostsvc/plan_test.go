@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -201,9 +202,16 @@ func TestPlanOwner(t *testing.T) {
 	}
 }
 
+// TestPlanUnreadableDir: a function directory that cannot be read is a
+// *FileError naming it, wrapping fs.ErrPermission. Root reads any
+// directory (CAP_DAC_OVERRIDE), so as root (CI) the test runs itself again
+// as uid/gid 65534, where the permission bits bind.
 func TestPlanUnreadableDir(t *testing.T) {
 	if os.Geteuid() == 0 {
-		t.Log("running as root: permission bits cannot make a directory unreadable; covered by the ENOTDIR and ENOENT cases")
+		if os.Getenv(unprivilegedEnv) != "" {
+			t.Fatal("the unprivileged re-run still runs as root")
+		}
+		runUnprivileged(t, "TestPlanUnreadableDir")
 		return
 	}
 	root := mkServices(t, layout{Controller: {"a"}})
@@ -352,4 +360,53 @@ func TestTypesStrings(t *testing.T) {
 		Standard.AIO() || !AIOSimplex.AIO() || SystemType(7).AIO() {
 		t.Error("predicates")
 	}
+}
+
+// unprivilegedEnv marks a test binary that runUnprivileged started.
+const unprivilegedEnv = "HOSTSVC_TEST_UNPRIVILEGED"
+
+// runUnprivileged runs the test name of this test binary again as uid and
+// gid 65534 (nobody) with no supplementary groups, and fails unless it
+// passes there. The binary is copied into a directory nobody owns, which
+// is also the child's TMPDIR and working directory. It skips only when
+// this process may not switch credentials (no CAP_SETUID/CAP_SETGID).
+func runUnprivileged(t *testing.T, name string) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "hostsvc-unprivileged-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "hostsvc.test")
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), bin, "-test.run=^"+name+"$", "-test.count=1", "-test.v")
+	cmd.Dir = dir
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k != "TMPDIR" && k != "GOCOVERDIR" && k != unprivilegedEnv {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "TMPDIR="+dir, unprivilegedEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}}
+	out, err := cmd.CombinedOutput()
+	if _, exited := errors.AsType[*exec.ExitError](err); err != nil && !exited && errors.Is(err, syscall.EPERM) {
+		t.Skipf("cannot start a process as uid 65534 here: %v", err)
+	}
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+name+" ") {
+		t.Fatalf("%s as uid 65534: %v\n%s", name, err, out)
+	}
+	t.Logf("%s passed as uid 65534", name)
 }
