@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 // DetectConfig configures Detect.
@@ -83,8 +84,11 @@ type Detection struct {
 //
 // Every other failure is an error and not a verdict: TLS failures (ErrTLS),
 // authentication demanded on the service root (ErrAuth), timeouts
-// (ErrTimeout), other network failures (ErrUnreachable) and server errors
-// (ErrProtocol). This deliberately differs from StarlingX, which fell back
+// (ErrTimeout), other network failures (ErrUnreachable), server errors and
+// redirects (ErrProtocol). A redirect (301, 302, 307, ...) is not followed,
+// so that nothing is sent to another place, and says nothing about Redfish:
+// an http:// probe of a BMC that redirects to https, for instance. Error
+// bodies are kept in the error text (see BodyText). This deliberately differs from StarlingX, which fell back
 // to IPMI on any send/receive failure and persisted that choice, so a
 // Redfish BMC with a self-signed certificate or a slow first answer was
 // stored as IPMI for good.
@@ -166,16 +170,25 @@ func Detect(ctx context.Context, cfg DetectConfig) (Detection, error) {
 		}
 		return fail(kind, err)
 	}
+	answered := "service root answered " + resp.Status
+	if t := BodyText(body); t != "" {
+		answered += ": " + t
+	}
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return fail(ErrAuth, fmt.Errorf("service root answered %s", resp.Status))
+		return fail(ErrAuth, errors.New(answered))
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		// A redirect (http to https, a vendor landing page, a proxy) says
+		// nothing about Redfish either way: inconclusive, never IPMI.
+		return fail(ErrProtocol, fmt.Errorf("service root redirects (%s) to %q: inconclusive, not evidence of IPMI",
+			resp.Status, resp.Header.Get("Location")))
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed ||
 		resp.StatusCode == http.StatusNotImplemented:
 		return ipmi("no Redfish service root: " + resp.Status)
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return fail(ErrProtocol, fmt.Errorf("service root answered %s", resp.Status))
+		return fail(ErrProtocol, errors.New(answered))
 	case resp.StatusCode != http.StatusOK:
-		return ipmi("service root answered " + resp.Status)
+		return ipmi(answered)
 	}
 	version, ok := redfishVersion(body)
 	if !ok {
@@ -188,6 +201,47 @@ func Detect(ctx context.Context, cfg DetectConfig) (Detection, error) {
 	log.InfoContext(ctx, "bmc: Redfish detected", "address", cfg.Address, "redfish_version", version)
 	return Detection{Protocol: ProtocolRedfish, Learned: true, RedfishVersion: version,
 		Reason: "service root with RedfishVersion " + version}, nil
+}
+
+// BodyText renders an HTTP error body for an error message: the message of
+// a Redfish error object, else the body itself (JSON of any other shape,
+// or text) with control characters and runs of white space collapsed, cut
+// at 300 bytes. It returns "" for an empty body. It is exported for driver
+// implementations.
+func BodyText(body []byte) string {
+	var e struct {
+		Error struct {
+			Code     string `json:"code"`
+			Message  string `json:"message"`
+			Extended []struct {
+				Message string
+			} `json:"@Message.ExtendedInfo"`
+		} `json:"error"`
+	}
+	msg := ""
+	if json.Unmarshal(body, &e) == nil {
+		msg = e.Error.Message
+		if msg == "" && len(e.Error.Extended) > 0 {
+			msg = e.Error.Extended[0].Message
+		}
+		if e.Error.Code != "" {
+			msg = e.Error.Code + " " + msg
+		}
+	}
+	if strings.TrimSpace(msg) == "" {
+		msg = string(body)
+	}
+	msg = strings.Join(strings.FieldsFunc(strings.ToValidUTF8(msg, "?"), func(r rune) bool {
+		return r == ' ' || r < 0x20 || r == 0x7f
+	}), " ")
+	if len(msg) > 300 {
+		cut := 300
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "..."
+	}
+	return msg
 }
 
 // redfishVersion extracts RedfishVersion from a service root document.

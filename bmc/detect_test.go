@@ -55,6 +55,10 @@ func TestDetectInMemory(t *testing.T) {
 		{"json but not redfish", handlerTransport{text(200, `{"hello": "world"}`)}, bmc.ProtocolIPMI, false, nil},
 		{"auth demanded", handlerTransport{text(401, "")}, "", false, bmc.ErrAuth},
 		{"server error", handlerTransport{text(503, "")}, "", false, bmc.ErrProtocol},
+		// A redirect is inconclusive, never an IPMI verdict.
+		{"redirect 301", handlerTransport{http.RedirectHandler("https://bmc.example/redfish/v1/", 301)}, "", false, bmc.ErrProtocol},
+		{"redirect 307", handlerTransport{http.RedirectHandler("/login.html", 307)}, "", false, bmc.ErrProtocol},
+		{"redirect 302", handlerTransport{http.RedirectHandler("/", 302)}, "", false, bmc.ErrProtocol},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -191,5 +195,50 @@ func TestDetectConfigValidate(t *testing.T) {
 	cfg.Scheme = "ftp"
 	if err := cfg.Validate(); !errors.Is(err, bmc.ErrInvalidConfig) {
 		t.Errorf("Scheme ftp: %v", err)
+	}
+}
+
+// A redirect's target and a non-Redfish error body's text are kept in the
+// error (and in the IPMI verdict's reason).
+func TestDetectKeepsDetail(t *testing.T) {
+	probe := func(h http.Handler) (bmc.Detection, error) {
+		cfg := bmc.DefaultDetectConfig()
+		cfg.Address = "bmc.example"
+		cfg.Transport = handlerTransport{h}
+		return bmc.Detect(t.Context(), cfg)
+	}
+	body := func(code int, b string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(code)
+			_, _ = io.WriteString(w, b)
+		})
+	}
+	if d, err := probe(http.RedirectHandler("https://bmc.example/redfish/v1/", 301)); err == nil ||
+		d.Protocol != "" || !strings.Contains(err.Error(), "https://bmc.example/redfish/v1/") ||
+		!strings.Contains(err.Error(), "inconclusive") {
+		t.Errorf("redirect: %+v, %v", d, err)
+	}
+	if _, err := probe(body(503, `{"status":503,"detail":"BMC in maintenance mode"}`)); !errors.Is(err, bmc.ErrProtocol) ||
+		!strings.Contains(err.Error(), "BMC in maintenance mode") {
+		t.Errorf("503 with a JSON body: %v", err)
+	}
+	if d, err := probe(body(400, "bad\r\nrequest\x00 here")); err != nil || d.Protocol != bmc.ProtocolIPMI ||
+		!strings.Contains(d.Reason, "bad request here") {
+		t.Errorf("400 with text: %+v, %v", d, err)
+	}
+}
+
+func TestBodyText(t *testing.T) {
+	for in, want := range map[string]string{
+		"": "",
+		`{"error":{"code":"Base.1.0.X","message":"m"}}`:           "Base.1.0.X m",
+		`{"error":{"@Message.ExtendedInfo":[{"Message":"ext"}]}}`: "ext",
+		`{"detail":"  two\n lines "}`:                             `{"detail":" two\n lines "}`,
+		"plain\ttext\n":                                           "plain text",
+		strings.Repeat("é", 200):                                  strings.Repeat("é", 150) + "...",
+	} {
+		if got := bmc.BodyText([]byte(in)); got != want {
+			t.Errorf("BodyText(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

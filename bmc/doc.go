@@ -38,9 +38,28 @@
 //   - errors are [*Error] values carrying a kind sentinel ([ErrTimeout],
 //     [ErrAuth], [ErrTLS], [ErrUnreachable], [ErrProtocol], ...), usable
 //     with errors.Is and errors.As;
+//   - an action is never replaced by a weaker one behind the caller's
+//     back: "off" cuts power (Redfish ForceOff) and "reset" is forced
+//     (ForceRestart); a BMC that offers only GracefulShutdown or
+//     GracefulRestart answers [ErrNotSupported] for them, and those
+//     capabilities are not declared. StarlingX (mtcBmcUtil) silently sends
+//     the graceful action instead; a caller that wants that behaviour opts
+//     in per driver (redfish Config.GracefulFallback) and says so;
 //   - sessions are always closed: Close is idempotent and bounded;
 //   - credentials never appear on a command line, in a log record or in an
 //     error: [Password] redacts itself everywhere.
+//
+// # Partial results
+//
+// Sensors reads several resources (on Redfish: a Sensors collection and
+// its members, Thermal, Power, the fan and power supply subsystems, a
+// blade's enclosure). When some answer and others fail, a driver returns
+// the sensors it read together with an [*Error] of Kind [ErrPartial]
+// wrapping a [*PartialError], whose Failures name each resource that
+// failed and why. The returned sensors are then valid; a caller that
+// cannot use an incomplete list treats ErrPartial as a failure. A partial
+// error does not match the failures' own kinds (ErrTimeout, ...): a call
+// that failed as a whole returns that error alone, with no sensors.
 //
 // # Power semantics
 //
@@ -55,7 +74,9 @@
 // [Detect] implements bm_type "dynamic": a Redfish service root with
 // RedfishVersion >= 1.0 selects Redfish and is the only result to persist;
 // a clean negative selects IPMI for now; TLS, authentication and timeout
-// failures are errors, never an IPMI verdict. StarlingX stored IPMI on any
+// failures, and a redirect of the service root, are errors, never an IPMI
+// verdict. Error bodies, Redfish or not, are kept in error texts
+// ([BodyText]). StarlingX stored IPMI on any
 // send/receive failure, so a Redfish BMC with a self-signed certificate
 // was remembered as IPMI for good; this package deliberately does not.
 //
@@ -63,6 +84,11 @@
 //
 //   - Call Open before anything else and Close when done.
 //   - Persist a [Detection] only when Learned is true.
+//   - Check Sensors errors for [ErrPartial] before treating them as a
+//     failure of the BMC.
+//   - Decide, and state in the agent's configuration, whether a hard
+//     power-off or reset may fall back to the graceful action on BMCs that
+//     do not offer the forced one (off by default).
 //   - Keep TLS verification on; give a CA (RootCAs/CAFile) for BMCs with
 //     private certificates. InsecureSkipVerify is logged at Warn level
 //     every time it is used.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -41,7 +42,63 @@ var (
 	ErrAttemptsExhausted = errors.New("bmc: power action not confirmed within the attempt budget")
 	// ErrInvalidConfig: a Config failed validation (see *ConfigError).
 	ErrInvalidConfig = errors.New("bmc: invalid configuration")
+	// ErrPartial: an operation that reads several resources (Sensors)
+	// read some of them but not all. What it returned alongside the error
+	// is valid and complete for the resources that answered; the error
+	// wraps a *PartialError naming each resource that failed.
+	ErrPartial = errors.New("bmc: partial result, some resources failed")
 )
+
+// PartialError lists the resources an operation could not read while it
+// read the others (a drivers' Sensors reading a chassis whose Thermal
+// resource answers 404 while Power answers). Drivers return it inside an
+// *Error whose Kind is ErrPartial, together with the results they did get:
+//
+//	sensors, err := d.Sensors(ctx)
+//	var pe *bmc.PartialError
+//	if errors.As(err, &pe) { /* use sensors; log pe.Failures */ }
+//
+// It deliberately does not unwrap to the failures' own errors, so that a
+// partial result never matches ErrTimeout, ErrAuth, ... and is not
+// mistaken for a failed call; inspect Failures for those.
+type PartialError struct {
+	// Failures has one entry per resource that could not be read, in the
+	// order they were attempted.
+	Failures []ResourceFailure
+}
+
+// ResourceFailure is one resource a partial operation could not read.
+type ResourceFailure struct {
+	// Resource names what failed (for Redfish, the resource path).
+	Resource string
+	// Err is the failure, usually an *Error with its Kind.
+	Err error
+}
+
+func (e *PartialError) Error() string {
+	var b strings.Builder
+	b.WriteString(strconv.Itoa(len(e.Failures)))
+	if len(e.Failures) == 1 {
+		b.WriteString(" resource failed")
+	} else {
+		b.WriteString(" resources failed")
+	}
+	for i, f := range e.Failures {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(f.Resource)
+		if f.Err != nil {
+			b.WriteString(": " + f.Err.Error())
+		}
+	}
+	return b.String()
+}
+
+// Is makes a PartialError match ErrPartial.
+func (e *PartialError) Is(target error) bool { return target == ErrPartial }
 
 // Error is the error type returned by drivers.
 type Error struct {

@@ -30,7 +30,8 @@ const (
 	// ACPI, Redfish GracefulShutdown).
 	ActionSoftOff PowerAction = "soft"
 	// ActionReset is a hard reset without a power transition (IPMI "chassis
-	// power reset", Redfish ForceRestart/GracefulRestart).
+	// power reset", Redfish ForceRestart; GracefulRestart only when the
+	// Redfish driver's Config.GracefulFallback opts in).
 	ActionReset PowerAction = "reset"
 	// ActionCycle turns power off and on again (IPMI "chassis power cycle",
 	// Redfish PowerCycle).

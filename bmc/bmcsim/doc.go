@@ -3,14 +3,21 @@
 //
 // It serves a realistic service tree: the service root, Systems/1 (power
 // state, Boot override, the ComputerSystem.Reset action with its
-// AllowableValues or an ActionInfo), Chassis/1 with Thermal and Power,
-// Managers/1, and a SessionService. Reset actions and Boot PATCHes change
+// AllowableValues or an ActionInfo, any restricted list such as
+// GracefulOnlyResetTypes), Chassis/1 with its sensors, Managers/1, and a
+// SessionService. The sensors are published in the older model (Thermal,
+// Power), the newer one (Sensors, ThermalSubsystem/Fans,
+// PowerSubsystem/PowerSupplies with PowerSupplyMetrics) or both, with
+// DataSourceUri links from the subsystems into Sensors ([SensorModel]).
+// Chassis/1 can be a blade contained by Chassis/Enclosure with sensors of
+// its own (Config.Enclosure), and Sensors collections can be expanded
+// inline ($expand=., Config.ExpandQuery). Reset actions and Boot PATCHes change
 // the emulated state; a one-time boot override is consumed by the next
 // boot, as on real hardware. Authentication is HTTP basic or an
 // X-Auth-Token from a session; only the service root is public.
 //
 // Faults can be injected per method and path prefix ([Server.InjectFault]):
-// 401, 500, slow answers, hung requests, and malformed JSON.
+// 401, 404, 500, slow answers, hung requests, and malformed JSON.
 //
 // # Serving
 //

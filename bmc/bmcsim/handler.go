@@ -26,8 +26,7 @@ const (
 	resetInfo   = systemURI + "/ResetActionInfo"
 	chassisColl = root + "/Chassis"
 	chassisURI  = chassisColl + "/" + chassisID
-	thermalURI  = chassisURI + "/Thermal"
-	powerURI    = chassisURI + "/Power"
+	enclosureID = "Enclosure"
 	managersURI = root + "/Managers"
 	managerURI  = managersURI + "/" + managerID
 	sessSvcURI  = root + "/SessionService"
@@ -75,6 +74,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			case <-s.closed:
 				t.Stop()
 			}
+		case FaultNotFound:
+			writeError(w, http.StatusNotFound, "Base.1.0.ResourceMissingAtURI",
+				"The resource at the URI "+r.URL.Path+" was not found (injected).")
+			return
 		case FaultMalformedJSON:
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
 			w.WriteHeader(http.StatusOK)
@@ -120,13 +123,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == resetInfo && s.cfg.ResetActionInfo:
 		s.get(w, r, s.resetActionInfo)
 	case path == chassisColl:
-		s.get(w, r, func() obj { return collection("Chassis Collection", chassisURI) })
-	case path == chassisURI:
-		s.get(w, r, s.chassis)
-	case path == thermalURI && len(s.cfg.Sensors) > 0:
-		s.get(w, r, s.thermal)
-	case path == powerURI && len(s.cfg.Sensors) > 0:
-		s.get(w, r, s.powerRes)
+		s.get(w, r, func() obj {
+			if s.cfg.Enclosure != nil {
+				return collection("Chassis Collection", chassisURI, chassisColl+"/"+enclosureID)
+			}
+			return collection("Chassis Collection", chassisURI)
+		})
+	case strings.HasPrefix(path, chassisColl+"/") && s.serveChassis(w, r, strings.TrimPrefix(path, chassisColl+"/")):
 	case path == managersURI:
 		s.get(w, r, func() obj { return collection("Manager Collection", managerURI) })
 	case path == managerURI:
@@ -232,6 +235,10 @@ func (s *Server) serviceRoot() obj {
 		"Systems":        link(systemsURI),
 		"Chassis":        link(chassisColl),
 		"Managers":       link(managersURI),
+	}
+	if s.cfg.ExpandQuery {
+		o["ProtocolFeaturesSupported"] = obj{"ExpandQuery": obj{
+			"ExpandAll": false, "Levels": true, "MaxLevels": 1, "Links": false, "NoLinks": true}}
 	}
 	if !s.cfg.NoSessions {
 		o["SessionService"] = link(sessSvcURI)
@@ -407,120 +414,6 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	s.resetLog = append(s.resetLog, req.ResetType)
 	s.etag++
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func (s *Server) chassis() obj {
-	o := obj{
-		"@odata.id":   chassisURI,
-		"@odata.type": "#Chassis.v1_10_0.Chassis",
-		"Id":          chassisID,
-		"Name":        "Chassis",
-		"ChassisType": "RackMount",
-		"PowerState":  s.power,
-		"Status":      obj{"State": "Enabled", "Health": "OK"},
-		"Links": obj{
-			"ComputerSystems": []obj{link(systemURI)},
-			"ManagedBy":       []obj{link(managerURI)},
-		},
-	}
-	if len(s.cfg.Sensors) > 0 {
-		o["Thermal"] = link(thermalURI)
-		o["Power"] = link(powerURI)
-	}
-	return o
-}
-
-func health(sn Sensor) obj {
-	if sn.Absent {
-		return obj{"State": "Absent"}
-	}
-	ge := func(p *float64) bool { return p != nil && sn.Reading >= *p }
-	le := func(p *float64) bool { return p != nil && sn.Reading <= *p }
-	h := "OK"
-	switch {
-	case ge(sn.UpperThresholdFatal), le(sn.LowerThresholdFatal), ge(sn.UpperThresholdCritical), le(sn.LowerThresholdCritical):
-		h = "Critical"
-	case ge(sn.UpperThresholdNonCritical), le(sn.LowerThresholdNonCritical):
-		h = "Warning"
-	}
-	return obj{"State": "Enabled", "Health": h}
-}
-
-// sensorObj renders the common fields, with the reading under readingKey.
-func sensorObj(uri, list string, idx int, sn Sensor, readingKey string) obj {
-	o := obj{
-		"@odata.id": uri + "#/" + list + "/" + strconv.Itoa(idx),
-		"MemberId":  strconv.Itoa(idx),
-		"Name":      sn.Name,
-		"Status":    health(sn),
-	}
-	if sn.Absent {
-		o[readingKey] = nil
-	} else {
-		o[readingKey] = sn.Reading
-	}
-	for k, v := range map[string]*float64{
-		"LowerThresholdNonCritical": sn.LowerThresholdNonCritical,
-		"LowerThresholdCritical":    sn.LowerThresholdCritical,
-		"LowerThresholdFatal":       sn.LowerThresholdFatal,
-		"UpperThresholdNonCritical": sn.UpperThresholdNonCritical,
-		"UpperThresholdCritical":    sn.UpperThresholdCritical,
-		"UpperThresholdFatal":       sn.UpperThresholdFatal,
-	} {
-		if v != nil {
-			o[k] = *v
-		}
-	}
-	return o
-}
-
-func (s *Server) thermal() obj {
-	temps, fans := []obj{}, []obj{}
-	for _, sn := range s.sensors {
-		switch sn.Kind {
-		case Temperature:
-			temps = append(temps, sensorObj(thermalURI, "Temperatures", len(temps), sn, "ReadingCelsius"))
-		case Fan:
-			o := sensorObj(thermalURI, "Fans", len(fans), sn, "Reading")
-			units := sn.Units
-			if units == "" {
-				units = "RPM"
-			}
-			o["ReadingUnits"] = units
-			fans = append(fans, o)
-		}
-	}
-	return obj{
-		"@odata.id":    thermalURI,
-		"@odata.type":  "#Thermal.v1_5_0.Thermal",
-		"Id":           "Thermal",
-		"Name":         "Thermal",
-		"Temperatures": temps,
-		"Fans":         fans,
-	}
-}
-
-func (s *Server) powerRes() obj {
-	volts, psus, ctl := []obj{}, []obj{}, []obj{}
-	for _, sn := range s.sensors {
-		switch sn.Kind {
-		case Voltage:
-			volts = append(volts, sensorObj(powerURI, "Voltages", len(volts), sn, "ReadingVolts"))
-		case PowerSupply:
-			psus = append(psus, sensorObj(powerURI, "PowerSupplies", len(psus), sn, "LastPowerOutputWatts"))
-		case PowerControl:
-			ctl = append(ctl, sensorObj(powerURI, "PowerControl", len(ctl), sn, "PowerConsumedWatts"))
-		}
-	}
-	return obj{
-		"@odata.id":     powerURI,
-		"@odata.type":   "#Power.v1_5_0.Power",
-		"Id":            "Power",
-		"Name":          "Power",
-		"Voltages":      volts,
-		"PowerSupplies": psus,
-		"PowerControl":  ctl,
-	}
 }
 
 func (s *Server) manager() obj {

@@ -15,6 +15,10 @@ var AllResetTypes = []string{
 	"Nmi", "ForceOn", "PushPowerButton", "PowerCycle",
 }
 
+// GracefulOnlyResetTypes is a restricted AllowableValues list, as some BMCs
+// publish it: no ForceOff, no ForceRestart, no PowerCycle.
+var GracefulOnlyResetTypes = []string{"On", "GracefulShutdown", "GracefulRestart"}
+
 // AllBootTargets are the BootSourceOverrideTarget values the emulator accepts
 // by default.
 var AllBootTargets = []string{"None", "Pxe", "Hdd", "Cd", "BiosSetup", "Usb"}
@@ -30,10 +34,34 @@ const (
 	Fan SensorKind = "Fan"
 	// Voltage: Chassis/{id}/Power Voltages[], ReadingVolts.
 	Voltage SensorKind = "Voltage"
-	// PowerSupply: Power PowerSupplies[], LastPowerOutputWatts.
+	// PowerSupply: Power PowerSupplies[], LastPowerOutputWatts; in the
+	// newer model PowerSubsystem/PowerSupplies/{id} with Metrics
+	// (OutputPowerWatts, and InputVoltage, InputPowerWatts when set).
 	PowerSupply SensorKind = "PowerSupply"
 	// PowerControl: Power PowerControl[], PowerConsumedWatts.
 	PowerControl SensorKind = "PowerControl"
+)
+
+// SensorModel selects which Redfish sensor resources a chassis publishes.
+type SensorModel string
+
+// Sensor models.
+const (
+	// ModelLegacy: Thermal (Temperatures, Fans) and Power (Voltages,
+	// PowerSupplies, PowerControl) only, as before Redfish 2020.4. The
+	// default.
+	ModelLegacy SensorModel = "legacy"
+	// ModelModern: Sensors, ThermalSubsystem and PowerSubsystem only, no
+	// Thermal or Power (Redfish 2020.4 on). Temperatures, voltages and
+	// power consumption are Sensors; fans are only ThermalSubsystem/Fans
+	// entries and power supplies only PowerSubsystem/PowerSupplies
+	// entries (with PowerSupplyMetrics), without DataSourceUri.
+	ModelModern SensorModel = "modern"
+	// ModelBoth: both models. Every reading is a Sensor, including fan
+	// speeds and power supply metrics, and the fans' SpeedPercent and the
+	// PowerSupplyMetrics readings link to those Sensors with
+	// DataSourceUri; Thermal and Power repeat them all.
+	ModelBoth SensorModel = "both"
 )
 
 // Sensor is one simulated sensor. Thresholds follow Redfish naming; nil
@@ -46,6 +74,10 @@ type Sensor struct {
 	Units string
 	// Absent reports the sensor with Status.State "Absent" and no reading.
 	Absent bool
+	// InputVoltage and InputPower are a power supply's input readings
+	// (PowerSupply only; PowerSupplyMetrics in the newer model,
+	// LineInputVoltage and PowerInputWatts in the older).
+	InputVoltage, InputPower *float64
 
 	LowerThresholdNonCritical, LowerThresholdCritical, LowerThresholdFatal *float64
 	UpperThresholdNonCritical, UpperThresholdCritical, UpperThresholdFatal *float64
@@ -63,8 +95,19 @@ func DefaultSensors() []Sensor {
 		{Kind: Fan, Name: "FAN1", Reading: 5400, Units: "RPM", LowerThresholdCritical: f(1000)},
 		{Kind: Voltage, Name: "12V", Reading: 12,
 			LowerThresholdCritical: f(10.8), UpperThresholdCritical: f(13.2)},
-		{Kind: PowerSupply, Name: "PSU1", Reading: 180},
+		{Kind: PowerSupply, Name: "PSU1", Reading: 180, InputVoltage: f(230), InputPower: f(200)},
 		{Kind: PowerControl, Name: "System Power", Reading: 180},
+	}
+}
+
+// DefaultEnclosureSensors are an enclosure's shared fans and power
+// supplies, for Config.Enclosure.
+func DefaultEnclosureSensors() []Sensor {
+	return []Sensor{
+		{Kind: Fan, Name: "Chassis Fan 1", Reading: 40, Units: "Percent"},
+		{Kind: Fan, Name: "Chassis Fan 2", Reading: 42, Units: "Percent"},
+		{Kind: PowerSupply, Name: "Chassis PSU 1", Reading: 950, InputVoltage: f(230)},
+		{Kind: Temperature, Name: "Chassis Ambient", Reading: 22, UpperThresholdCritical: f(45)},
 	}
 }
 
@@ -96,8 +139,19 @@ type Config struct {
 	// NoSessions removes the SessionService (basic auth only).
 	NoSessions bool
 	// Sensors in the chassis (default DefaultSensors()). An empty non-nil
-	// slice gives a chassis without Thermal and Power.
+	// slice gives a chassis without any sensor resource.
 	Sensors []Sensor
+	// SensorModel selects the sensor resources (default ModelLegacy).
+	SensorModel SensorModel
+	// Enclosure, when non-nil, makes Chassis/1 a blade contained
+	// (Links.ContainedBy) by Chassis/Enclosure, which has these sensors,
+	// in the same SensorModel (DefaultEnclosureSensors is an example).
+	// Sensor names must be unique across Sensors and Enclosure.
+	Enclosure []Sensor
+	// ExpandQuery advertises ProtocolFeaturesSupported.ExpandQuery
+	// (NoLinks, Levels, MaxLevels 1) on the service root and serves
+	// "$expand=." on Sensors collections with the members inline.
+	ExpandQuery bool
 	// Logger receives one record per request (nil: silent).
 	Logger *slog.Logger
 }
@@ -124,6 +178,9 @@ func (c *Config) setDefaults() {
 	if c.Sensors == nil {
 		c.Sensors = DefaultSensors()
 	}
+	if c.SensorModel == "" {
+		c.SensorModel = ModelLegacy
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -140,17 +197,30 @@ func (c Config) Validate() error {
 			return fmt.Errorf("bmcsim: invalid config: ResetTypes: unknown reset type %q", rt)
 		}
 	}
+	switch c.SensorModel {
+	case ModelLegacy, ModelModern, ModelBoth:
+	default:
+		return fmt.Errorf("bmcsim: invalid config: SensorModel: unknown model %q", c.SensorModel)
+	}
 	seen := map[string]bool{}
-	for i, s := range c.Sensors {
-		switch s.Kind {
-		case Temperature, Fan, Voltage, PowerSupply, PowerControl:
-		default:
-			return fmt.Errorf("bmcsim: invalid config: Sensors[%d]: unknown kind %q", i, s.Kind)
+	ids := map[string]map[string]bool{"Sensors": {}, "Enclosure": {}}
+	for field, list := range map[string][]Sensor{"Sensors": c.Sensors, "Enclosure": c.Enclosure} {
+		for i, s := range list {
+			switch s.Kind {
+			case Temperature, Fan, Voltage, PowerSupply, PowerControl:
+			default:
+				return fmt.Errorf("bmcsim: invalid config: %s[%d]: unknown kind %q", field, i, s.Kind)
+			}
+			if s.Name == "" || seen[s.Name] {
+				return fmt.Errorf("bmcsim: invalid config: %s[%d]: name %q empty or duplicate", field, i, s.Name)
+			}
+			seen[s.Name] = true
+			if id := resourceID(s.Name); id == "" || ids[field][id] {
+				return fmt.Errorf("bmcsim: invalid config: %s[%d]: name %q gives an empty or duplicate resource Id", field, i, s.Name)
+			} else {
+				ids[field][id] = true
+			}
 		}
-		if s.Name == "" || seen[s.Name] {
-			return fmt.Errorf("bmcsim: invalid config: Sensors[%d]: name %q empty or duplicate", i, s.Name)
-		}
-		seen[s.Name] = true
 	}
 	return nil
 }
@@ -171,6 +241,9 @@ const (
 	FaultHang
 	// FaultMalformedJSON answers 200 with a truncated JSON document.
 	FaultMalformedJSON
+	// FaultNotFound answers 404 with a Redfish error body, as for a
+	// resource the BMC links to but does not serve.
+	FaultNotFound
 )
 
 func (k FaultKind) String() string {
@@ -185,6 +258,8 @@ func (k FaultKind) String() string {
 		return "hang"
 	case FaultMalformedJSON:
 		return "malformed-json"
+	case FaultNotFound:
+		return "not-found"
 	}
 	return fmt.Sprintf("FaultKind(%d)", int(k))
 }
@@ -224,6 +299,7 @@ type Server struct {
 	resetLog  []string
 	boots     []string
 	sensors   []Sensor
+	encl      []Sensor
 	sessions  map[string]string // id -> token
 	nextSess  int
 	faults    []Fault
@@ -253,6 +329,7 @@ func New(cfg Config) (*Server, error) {
 		boot:     BootOverride{Target: "None", Enabled: "Disabled", Mode: "Legacy"},
 		etag:     1,
 		sensors:  slices.Clone(cfg.Sensors),
+		encl:     slices.Clone(cfg.Enclosure),
 		sessions: map[string]string{},
 		closed:   make(chan struct{}),
 	}
@@ -307,14 +384,17 @@ func (s *Server) Boots() []string {
 	return slices.Clone(s.boots)
 }
 
-// SetReading changes the reading of the named sensor.
+// SetReading changes the reading of the named sensor (of the chassis or
+// the enclosure).
 func (s *Server) SetReading(name string, reading float64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i := range s.sensors {
-		if s.sensors[i].Name == name {
-			s.sensors[i].Reading = reading
-			return nil
+	for _, list := range [][]Sensor{s.sensors, s.encl} {
+		for i := range list {
+			if list[i].Name == name {
+				list[i].Reading = reading
+				return nil
+			}
 		}
 	}
 	return errors.New("bmcsim: no sensor " + name)

@@ -269,6 +269,10 @@ func TestConfigValidate(t *testing.T) {
 		{ResetTypes: []string{"Explode"}},
 		{Sensors: []bmcsim.Sensor{{Kind: "Humidity", Name: "H"}}},
 		{Sensors: []bmcsim.Sensor{{Kind: bmcsim.Fan, Name: "F"}, {Kind: bmcsim.Fan, Name: "F"}}},
+		{SensorModel: "newest"},
+		{Sensors: []bmcsim.Sensor{{Kind: bmcsim.Fan, Name: "F 1"}, {Kind: bmcsim.Fan, Name: "F1"}}}, // same Id
+		{Sensors: []bmcsim.Sensor{{Kind: bmcsim.Fan, Name: "--"}}},                                  // no Id
+		{Enclosure: []bmcsim.Sensor{{Kind: bmcsim.Fan, Name: "FAN1"}}},                              // duplicate across
 	} {
 		if _, err := bmcsim.New(cfg); err == nil {
 			t.Errorf("accepted %+v", cfg)
@@ -276,5 +280,111 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if d := bmcsim.DefaultConfig(); d.Username != "admin" || d.PowerState != "Off" || len(d.Sensors) == 0 {
 		t.Errorf("DefaultConfig %+v", d)
+	}
+}
+
+// Which resources each sensor model serves, and what they link to.
+func TestSensorModels(t *testing.T) {
+	const ch = "/redfish/v1/Chassis/1"
+	legacy := []string{ch + "/Thermal", ch + "/Power"}
+	modern := []string{ch + "/Sensors", ch + "/Sensors/CPUTemp", ch + "/Sensors/12V", ch + "/Sensors/SystemPower",
+		ch + "/ThermalSubsystem", ch + "/ThermalSubsystem/Fans", ch + "/ThermalSubsystem/Fans/FAN1",
+		ch + "/PowerSubsystem", ch + "/PowerSubsystem/PowerSupplies", ch + "/PowerSubsystem/PowerSupplies/PSU1",
+		ch + "/PowerSubsystem/PowerSupplies/PSU1/Metrics"}
+	both := []string{ch + "/Sensors/FAN1", ch + "/Sensors/PSU1Output", ch + "/Sensors/PSU1InputVoltage",
+		ch + "/Sensors/PSU1InputPower"}
+	for _, tc := range []struct {
+		model     bmcsim.SensorModel
+		ok, notOK []string
+	}{
+		{bmcsim.ModelLegacy, legacy, append(slices.Clone(modern), both...)},
+		{bmcsim.ModelModern, modern, append(slices.Clone(legacy), both...)},
+		{bmcsim.ModelBoth, append(append(slices.Clone(legacy), modern...), both...), nil},
+	} {
+		t.Run(string(tc.model), func(t *testing.T) {
+			c := newClient(t, newSim(t, bmcsim.Config{SensorModel: tc.model}))
+			for _, p := range tc.ok {
+				if resp, _ := c.do("GET", p, ""); resp.StatusCode != 200 {
+					t.Errorf("GET %s: %d", p, resp.StatusCode)
+				}
+			}
+			for _, p := range tc.notOK {
+				if resp, _ := c.do("GET", p, ""); resp.StatusCode != 404 {
+					t.Errorf("GET %s: %d, want 404", p, resp.StatusCode)
+				}
+			}
+			_, chassis := c.do("GET", ch, "")
+			_, hasThermal := chassis["Thermal"]
+			_, hasSensors := chassis["Sensors"]
+			if hasThermal != (tc.model != bmcsim.ModelModern) || hasSensors != (tc.model != bmcsim.ModelLegacy) {
+				t.Errorf("chassis links: %v", chassis)
+			}
+			if tc.model == bmcsim.ModelLegacy {
+				return
+			}
+			_, fan := c.do("GET", ch+"/ThermalSubsystem/Fans/FAN1", "")
+			speed, _ := fan["SpeedPercent"].(map[string]any)
+			src, linked := speed["DataSourceUri"]
+			if speed["SpeedRPM"] != 5400.0 || linked != (tc.model == bmcsim.ModelBoth) ||
+				(linked && src != ch+"/Sensors/FAN1") {
+				t.Errorf("fan %v", fan)
+			}
+			_, m := c.do("GET", ch+"/PowerSubsystem/PowerSupplies/PSU1/Metrics", "")
+			iv, _ := m["InputVoltage"].(map[string]any)
+			if iv["Reading"] != 230.0 {
+				t.Errorf("metrics %v", m)
+			}
+			_, sensor := c.do("GET", ch+"/Sensors/CPUTemp", "")
+			th, _ := sensor["Thresholds"].(map[string]any)
+			uc, _ := th["UpperCritical"].(map[string]any)
+			if sensor["ReadingType"] != "Temperature" || sensor["ReadingUnits"] != "Cel" || sensor["Reading"] != 45.0 ||
+				uc["Reading"] != 90.0 {
+				t.Errorf("sensor %v", sensor)
+			}
+		})
+	}
+}
+
+func TestEnclosureAndExpand(t *testing.T) {
+	s := newSim(t, bmcsim.Config{SensorModel: bmcsim.ModelModern, ExpandQuery: true,
+		Enclosure: bmcsim.DefaultEnclosureSensors()})
+	c := newClient(t, s)
+	_, blade := c.do("GET", "/redfish/v1/Chassis/1", "")
+	links, _ := blade["Links"].(map[string]any)
+	by, _ := links["ContainedBy"].(map[string]any)
+	if blade["ChassisType"] != "Blade" || by["@odata.id"] != "/redfish/v1/Chassis/Enclosure" {
+		t.Errorf("blade %v", blade)
+	}
+	_, coll := c.do("GET", "/redfish/v1/Chassis", "")
+	if n, _ := coll["Members@odata.count"].(float64); n != 2 {
+		t.Errorf("chassis collection %v", coll)
+	}
+	if err := s.SetReading("Chassis Fan 1", 77); err != nil {
+		t.Fatal(err)
+	}
+	_, fan := c.do("GET", "/redfish/v1/Chassis/Enclosure/ThermalSubsystem/Fans/ChassisFan1", "")
+	if sp, _ := fan["SpeedPercent"].(map[string]any); sp["Reading"] != 77.0 {
+		t.Errorf("enclosure fan %v", fan)
+	}
+	_, root := c.do("GET", "/redfish/v1/", "")
+	if _, ok := root["ProtocolFeaturesSupported"]; !ok {
+		t.Errorf("service root does not advertise ExpandQuery: %v", root)
+	}
+	_, plain := c.do("GET", "/redfish/v1/Chassis/1/Sensors", "")
+	_, expanded := c.do("GET", "/redfish/v1/Chassis/1/Sensors?$expand=.($levels=1)", "")
+	pm, _ := plain["Members"].([]any)
+	em, _ := expanded["Members"].([]any)
+	if len(pm) != 4 || len(em) != 4 {
+		t.Fatalf("members %d / %d", len(pm), len(em))
+	}
+	if first, _ := em[0].(map[string]any); first["Reading"] != 45.0 {
+		t.Errorf("expanded member %v", first)
+	}
+	if first, _ := pm[0].(map[string]any); len(first) != 1 {
+		t.Errorf("plain member %v", first)
+	}
+	s.InjectFault(bmcsim.Fault{Kind: bmcsim.FaultNotFound, Path: "/redfish/v1/Chassis/Enclosure", Count: 1})
+	if resp, body := c.do("GET", "/redfish/v1/Chassis/Enclosure", ""); resp.StatusCode != 404 || body["error"] == nil {
+		t.Errorf("FaultNotFound: %d %v", resp.StatusCode, body)
 	}
 }

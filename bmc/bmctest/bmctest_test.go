@@ -44,11 +44,12 @@ func TestConformanceFake(t *testing.T) {
 					}
 					return f
 				},
-				Backend:    f,
-				Want:       tc.caps,
-				Sensors:    bmctest.DefaultSensors(),
-				Settle:     time.Second,
-				HangBudget: time.Second,
+				Backend:      f,
+				Want:         tc.caps,
+				Sensors:      bmctest.DefaultSensors(),
+				ExactSensors: true,
+				Settle:       time.Second,
+				HangBudget:   time.Second,
 				Hang: func(*testing.T) func() {
 					f.SetHung(true)
 					return func() { f.SetHung(false) }

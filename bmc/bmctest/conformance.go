@@ -43,6 +43,9 @@ type Harness struct {
 	// Sensors, if non-nil, are sensors the BMC must report (matched by
 	// name: type, unit, status, reading and thresholds within 2%).
 	Sensors []bmc.Sensor
+	// ExactSensors makes Sensors the complete list: the BMC must report
+	// no other sensor, and each one once (no name twice).
+	ExactSensors bool
 	// Hang, if set, makes the BMC stop answering (the socket stays open)
 	// and returns a function that makes it answer again.
 	Hang func(t *testing.T) (undo func())
@@ -364,7 +367,21 @@ func (s *suite) sensors(t *testing.T, d bmc.Driver) {
 		if sn.Reading == nil && sn.Unit != "discrete" && sn.Status != bmc.StatusUnavailable {
 			t.Errorf("sensor %q has no reading but status %q", sn.Name, sn.Status)
 		}
+		if _, dup := byName[sn.Name]; dup && s.h.ExactSensors {
+			t.Errorf("sensor %q reported twice", sn.Name)
+		}
 		byName[sn.Name] = sn
+	}
+	if s.h.ExactSensors {
+		want := map[string]bool{}
+		for _, w := range s.h.Sensors {
+			want[w.Name] = true
+		}
+		for _, sn := range got {
+			if !want[sn.Name] {
+				t.Errorf("unexpected sensor %q", sn.Name)
+			}
+		}
 	}
 	for _, want := range s.h.Sensors {
 		g, ok := byName[want.Name]

@@ -59,6 +59,19 @@ type Config struct {
 	// CyclePollInterval is the power-state polling interval of that
 	// fallback (default 2 s).
 	CyclePollInterval time.Duration
+	// GracefulFallback opts in to StarlingX's substitution (mtcBmcUtil):
+	// when the BMC does not advertise ForceOff, ActionOff sends
+	// GracefulShutdown, and when it does not advertise ForceRestart,
+	// ActionReset sends GracefulRestart. A graceful action depends on the
+	// host OS, which may ignore it, so "off" then no longer means power is
+	// cut at once. Off by default: without the forced ResetType the action
+	// is bmc.ErrNotSupported (and not among Capabilities). Every use of the
+	// fallback is logged at Warn level.
+	GracefulFallback bool
+	// MaxParallelRequests bounds the requests Sensors has in flight at
+	// once while it reads the members of a collection (default 4; 1 reads
+	// one resource at a time).
+	MaxParallelRequests int
 	// Logger receives request and warning records (nil: silent).
 	Logger *slog.Logger
 }
@@ -66,10 +79,11 @@ type Config struct {
 // DefaultConfig returns the defaults; Endpoint and credentials must be set.
 func DefaultConfig() Config {
 	return Config{
-		Auth:              AuthBasic,
-		Timeout:           30 * time.Second,
-		CycleOffTimeout:   60 * time.Second,
-		CyclePollInterval: 2 * time.Second,
+		Auth:                AuthBasic,
+		Timeout:             30 * time.Second,
+		CycleOffTimeout:     60 * time.Second,
+		CyclePollInterval:   2 * time.Second,
+		MaxParallelRequests: 4,
 	}
 }
 
@@ -87,10 +101,13 @@ func (c *Config) setDefaults() {
 	if c.CyclePollInterval == 0 {
 		c.CyclePollInterval = d.CyclePollInterval
 	}
+	if c.MaxParallelRequests == 0 {
+		c.MaxParallelRequests = d.MaxParallelRequests
+	}
 }
 
-// Validate checks the configuration. Zero durations and an empty Auth mean
-// their defaults.
+// Validate checks the configuration. Zero durations, a zero
+// MaxParallelRequests and an empty Auth mean their defaults.
 func (c Config) Validate() error {
 	if _, err := baseURL(c.Endpoint); err != nil {
 		return err
@@ -110,6 +127,8 @@ func (c Config) Validate() error {
 		return &bmc.ConfigError{Field: "CycleOffTimeout", Reason: "must be >= 0"}
 	case c.CyclePollInterval < 0:
 		return &bmc.ConfigError{Field: "CyclePollInterval", Reason: "must be >= 0"}
+	case c.MaxParallelRequests < 0:
+		return &bmc.ConfigError{Field: "MaxParallelRequests", Reason: "must be >= 0"}
 	}
 	if c.CAFile != "" && c.RootCAs == nil {
 		if _, err := os.Stat(c.CAFile); err != nil {

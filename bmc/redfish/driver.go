@@ -52,8 +52,10 @@ type Driver struct {
 	bootOK     bool
 	bootTgts   []string // nil: not annotated
 	chassisURI string
-	thermalURI string
-	powerURI   string
+	chassis    *chassis // the system's chassis, read at Open
+	enclURI    string   // the chassis containing it (Links.ContainedBy), if any
+	enclosure  *chassis // nil until read (Open, else the first Sensors)
+	expand     bool     // the service supports $expand=. (ExpandQuery.NoLinks)
 	managerURI string
 	caps       bmc.Capability
 }
@@ -313,6 +315,7 @@ func (d *Driver) open(ctx context.Context) error {
 	}
 	d.mu.Lock()
 	d.version, d.vendor, d.product = root.RedfishVersion, root.Vendor, root.Product
+	d.expand = root.ProtocolFeaturesSupported.ExpandQuery.NoLinks
 	d.mu.Unlock()
 
 	if d.cfg.Auth == AuthSession {
@@ -356,10 +359,17 @@ func (d *Driver) open(ctx context.Context) error {
 			vals, _, err := getJSON(ctx, d, op, ra.ActionInfo, func(b []byte) ([]string, error) {
 				return decodeActionInfo(b, "ResetType")
 			})
-			if err != nil {
+			var herr *httpError
+			switch {
+			case err == nil:
+				resetTypes = vals
+			case errors.As(err, &herr) && herr.Status == http.StatusNotFound:
+				// A dangling ActionInfo link is no list at all.
+				d.log.WarnContext(ctx, "bmc redfish: Reset @Redfish.ActionInfo not found; assuming every ResetType",
+					"endpoint", d.base, "action_info", ra.ActionInfo)
+			default:
 				return err
 			}
-			resetTypes = vals
 		}
 		if resetTypes == nil {
 			// Nothing advertised: the Redfish specification says every
@@ -384,17 +394,28 @@ func (d *Driver) open(ctx context.Context) error {
 			managerURI = ms[0]
 		}
 	}
-	var thermalURI, powerURI string
+	var ownCh, encl *chassis
+	var enclURI string
 	if chassisURI != "" {
 		ch, _, err := getJSON(ctx, d, op, chassisURI, decodeChassis)
 		if err != nil {
 			return err
 		}
-		if ch.Thermal != nil {
-			thermalURI = ch.Thermal.ID
-		}
-		if ch.Power != nil {
-			powerURI = ch.Power.ID
+		ownCh = &ch
+		if c := ch.Links.ContainedBy; c != nil && sameResource(c.ID) != sameResource(chassisURI) {
+			// A blade: its enclosure's fans and power supplies are its
+			// own too. Followed once (the enclosure's ContainedBy is not).
+			enclURI = c.ID
+			e, _, err := getJSON(ctx, d, op, enclURI, decodeChassis)
+			switch {
+			case err == nil:
+				encl = &e
+			case ctx.Err() != nil:
+				return err
+			default:
+				d.log.WarnContext(ctx, "bmc redfish: enclosure chassis unreadable, retried by Sensors",
+					"endpoint", d.base, "enclosure", enclURI, "err", err)
+			}
 		}
 	}
 
@@ -411,13 +432,13 @@ func (d *Driver) open(ctx context.Context) error {
 		if has("On", "ForceOn") {
 			caps |= bmc.CapPowerOn
 		}
-		if has("ForceOff", "GracefulShutdown") {
+		if has(d.resetPrefs(bmc.ActionOff)...) {
 			caps |= bmc.CapPowerOff
 		}
 		if has("GracefulShutdown") {
 			caps |= bmc.CapPowerSoft
 		}
-		if has("ForceRestart", "GracefulRestart") {
+		if has(d.resetPrefs(bmc.ActionReset)...) {
 			caps |= bmc.CapPowerReset
 		}
 		if has("PowerCycle") || (has("ForceOff") && has("On", "ForceOn")) {
@@ -432,7 +453,7 @@ func (d *Driver) open(ctx context.Context) error {
 			caps |= bmc.CapBootPXE
 		}
 	}
-	if thermalURI != "" || powerURI != "" {
+	if (ownCh != nil && ownCh.hasSensors()) || (enclURI != "" && (encl == nil || encl.hasSensors())) {
 		caps |= bmc.CapSensors
 	}
 
@@ -443,7 +464,7 @@ func (d *Driver) open(ctx context.Context) error {
 	}
 	d.systemURI, d.resetURI, d.resetTypes = sysURI, resetURI, resetTypes
 	d.bootOK, d.bootTgts = bootOK, bootTgts
-	d.chassisURI, d.thermalURI, d.powerURI, d.managerURI = chassisURI, thermalURI, powerURI, managerURI
+	d.chassisURI, d.chassis, d.enclURI, d.enclosure, d.managerURI = chassisURI, ownCh, enclURI, encl, managerURI
 	d.caps = caps
 	d.opened = true
 	d.log.InfoContext(ctx, "bmc redfish: opened", "endpoint", d.base, "redfish_version", d.version,
@@ -554,20 +575,38 @@ func (d *Driver) PowerStateGet(ctx context.Context) (bmc.PowerState, error) {
 }
 
 // resetPrefs lists, per action, the ResetType values in order of
-// preference (StarlingX's redfishUtil order).
+// preference. A forced action is never replaced by a graceful one unless
+// Config.GracefulFallback opts in (StarlingX's mtcBmcUtil does it always;
+// a graceful shutdown a hung OS ignores is not "off").
 var resetPrefs = map[bmc.PowerAction][]string{
 	bmc.ActionOn:      {"On", "ForceOn"},
-	bmc.ActionOff:     {"ForceOff", "GracefulShutdown"},
+	bmc.ActionOff:     {"ForceOff"},
 	bmc.ActionSoftOff: {"GracefulShutdown"},
-	bmc.ActionReset:   {"ForceRestart", "GracefulRestart"},
+	bmc.ActionReset:   {"ForceRestart"},
 	bmc.ActionCycle:   {"PowerCycle"},
 }
 
+// gracefulFallbacks are the substitutes allowed by Config.GracefulFallback.
+var gracefulFallbacks = map[bmc.PowerAction]string{
+	bmc.ActionOff:   "GracefulShutdown",
+	bmc.ActionReset: "GracefulRestart",
+}
+
+func (d *Driver) resetPrefs(a bmc.PowerAction) []string {
+	p := resetPrefs[a]
+	if fb, ok := gracefulFallbacks[a]; ok && d.cfg.GracefulFallback {
+		p = append(slices.Clone(p), fb)
+	}
+	return p
+}
+
 // PowerSet implements bmc.Driver with ComputerSystem.Reset, choosing the
-// first advertised ResetType of: on → On, ForceOn; off → ForceOff,
-// GracefulShutdown; soft → GracefulShutdown; reset → ForceRestart,
-// GracefulRestart; cycle → PowerCycle, else ForceOff, wait for Off
-// (CycleOffTimeout), then On/ForceOn.
+// first advertised ResetType of: on → On, ForceOn; off → ForceOff; soft →
+// GracefulShutdown; reset → ForceRestart; cycle → PowerCycle, else
+// ForceOff, wait for Off (CycleOffTimeout), then On/ForceOn. With
+// Config.GracefulFallback, off may also be GracefulShutdown and reset
+// GracefulRestart (logged at Warn level); without it, a BMC offering only
+// the graceful variant answers bmc.ErrNotSupported and nothing is sent.
 func (d *Driver) PowerSet(ctx context.Context, action bmc.PowerAction) error {
 	op := "power-" + string(action)
 	if !action.Valid() {
@@ -579,8 +618,12 @@ func (d *Driver) PowerSet(ctx context.Context, action bmc.PowerAction) error {
 	d.mu.Lock()
 	types := d.resetTypes
 	d.mu.Unlock()
-	for _, rt := range resetPrefs[action] {
+	for _, rt := range d.resetPrefs(action) {
 		if slices.Contains(types, rt) {
+			if rt == gracefulFallbacks[action] {
+				d.log.WarnContext(ctx, "bmc redfish: forced ResetType not offered, sending the graceful one (GracefulFallback)",
+					"endpoint", d.base, "action", string(action), "reset_type", rt)
+			}
 			return d.postReset(ctx, op, rt)
 		}
 	}
@@ -735,30 +778,60 @@ func (d *Driver) RestartCause(context.Context) (bmc.RestartCause, error) {
 	return "", d.err(op, bmc.ErrNotSupported, errors.New("no restart cause in Redfish"))
 }
 
-// Sensors implements bmc.Driver from the chassis' Thermal (Temperatures,
-// Fans) and Power (Voltages, PowerSupplies, PowerControl) resources.
+// Sensors implements bmc.Driver. It reads the system's chassis and, for a
+// blade, the enclosure that contains it (Links.ContainedBy, followed once),
+// whose sensors are named "<enclosure Id>/<name>" so that readings shared
+// by every blade of an enclosure are recognisable. Per chassis it reads the
+// newer model (Sensors; ThermalSubsystem fans; PowerSubsystem supplies and
+// their PowerSupplyMetrics) and the older one (Thermal, Power), each
+// sensor once (see walker.chassis).
+//
+// When some resources fail and others answer, it returns what it read and
+// an error matching bmc.ErrPartial that wraps a *bmc.PartialError listing
+// the failures. A failure that concerns the BMC as a whole (timeout,
+// unreachable, TLS, authentication) stops the walk; if nothing at all
+// could be read, that error is returned alone, with no sensors.
 func (d *Driver) Sensors(ctx context.Context) ([]bmc.Sensor, error) {
 	const op = "sensors"
 	if err := d.need(op, bmc.CapSensors); err != nil {
 		return nil, err
 	}
 	d.mu.Lock()
-	thermalURI, powerURI := d.thermalURI, d.powerURI
+	own, enclURI, encl := d.chassis, d.enclURI, d.enclosure
 	d.mu.Unlock()
+	w := &walker{d: d, ctx: ctx, op: op}
 	var out []bmc.Sensor
-	if thermalURI != "" {
-		t, _, err := getJSON(ctx, d, op, thermalURI, decodeThermal)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, thermalSensors(t)...)
+	if own != nil {
+		out = append(out, w.chassis(*own)...)
 	}
-	if powerURI != "" {
-		p, _, err := getJSON(ctx, d, op, powerURI, decodePower)
-		if err != nil {
-			return nil, err
+	if enclURI != "" && encl == nil {
+		if e, ok := fetch(w, enclURI, decodeChassis); ok {
+			encl = &e
+			d.mu.Lock()
+			d.enclosure = encl
+			d.mu.Unlock()
 		}
-		out = append(out, powerSensors(p)...)
 	}
-	return out, nil
+	if encl != nil {
+		label := encl.ID
+		if label == "" {
+			label = sameResource(enclURI)[strings.LastIndex(sameResource(enclURI), "/")+1:]
+		}
+		for _, s := range w.chassis(*encl) {
+			s.Name = label + "/" + s.Name
+			out = append(out, s)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, d.err(op, nil, err)
+	}
+	if len(w.failures) == 0 {
+		return out, nil
+	}
+	if w.ok == 0 {
+		return nil, w.failures[0].Err
+	}
+	d.log.WarnContext(ctx, "bmc redfish: some sensor resources failed", "endpoint", d.base,
+		"failed", len(w.failures), "read", w.ok)
+	return out, d.err(op, bmc.ErrPartial, &bmc.PartialError{Failures: w.failures})
 }

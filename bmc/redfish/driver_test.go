@@ -194,6 +194,7 @@ func TestResetTypeMapping(t *testing.T) {
 		name      string
 		types     []string
 		actionInf bool
+		fallback  bool
 		caps      bmc.Capability
 		want      map[bmc.PowerAction][]string // ResetTypes sent per action
 	}{
@@ -205,12 +206,31 @@ func TestResetTypeMapping(t *testing.T) {
 				bmc.ActionSoftOff: {"GracefulShutdown"}, bmc.ActionReset: {"ForceRestart"}, bmc.ActionCycle: {"PowerCycle"}},
 		},
 		{
+			// The default never sends a graceful action for a hard one.
 			name:      "graceful only, via ActionInfo",
 			types:     []string{"ForceOn", "GracefulShutdown", "GracefulRestart"},
 			actionInf: true,
+			caps:      bmc.CapPowerState | bmc.CapPowerOn | bmc.CapPowerSoft | bmc.CapBootPXE | bmc.CapInfo | bmc.CapSensors,
+			want: map[bmc.PowerAction][]string{bmc.ActionOn: {"ForceOn"},
+				bmc.ActionSoftOff: {"GracefulShutdown"}},
+		},
+		{
+			name:      "graceful only, GracefulFallback opted in",
+			types:     []string{"ForceOn", "GracefulShutdown", "GracefulRestart"},
+			actionInf: true,
+			fallback:  true,
 			caps:      bmc.CapPowerState | bmc.CapPowerOn | bmc.CapPowerOff | bmc.CapPowerSoft | bmc.CapPowerReset | bmc.CapBootPXE | bmc.CapInfo | bmc.CapSensors,
 			want: map[bmc.PowerAction][]string{bmc.ActionOn: {"ForceOn"}, bmc.ActionOff: {"GracefulShutdown"},
 				bmc.ActionSoftOff: {"GracefulShutdown"}, bmc.ActionReset: {"GracefulRestart"}},
+		},
+		{
+			// Opting in changes nothing where the forced value is offered.
+			name:     "all, GracefulFallback opted in",
+			types:    bmcsim.AllResetTypes,
+			fallback: true,
+			caps:     bmc.CapAll &^ bmc.CapRestartCause,
+			want: map[bmc.PowerAction][]string{bmc.ActionOn: {"On"}, bmc.ActionOff: {"ForceOff"},
+				bmc.ActionSoftOff: {"GracefulShutdown"}, bmc.ActionReset: {"ForceRestart"}, bmc.ActionCycle: {"PowerCycle"}},
 		},
 		{
 			name:  "cycle emulated by ForceOff then On",
@@ -229,7 +249,9 @@ func TestResetTypeMapping(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			sim := newSim(t, bmcsim.Config{ResetTypes: tc.types, ResetActionInfo: tc.actionInf, PowerState: "On"})
-			d := open(t, memConfig(sim))
+			cfg := memConfig(sim)
+			cfg.GracefulFallback = tc.fallback
+			d := open(t, cfg)
 			if got := d.Capabilities(); got != tc.caps {
 				t.Fatalf("capabilities = %s, want %s", got, tc.caps)
 			}
@@ -473,6 +495,7 @@ func TestConfigValidate(t *testing.T) {
 		{"Username", func(c *redfish.Config) { c.Username = "" }},
 		{"Auth", func(c *redfish.Config) { c.Auth = "kerberos" }},
 		{"Timeout", func(c *redfish.Config) { c.Timeout = -1 }},
+		{"MaxParallelRequests", func(c *redfish.Config) { c.MaxParallelRequests = -1 }},
 		{"CAFile", func(c *redfish.Config) { c.CAFile = "/nonexistent/ca.pem" }},
 	} {
 		cfg := base
