@@ -19,8 +19,9 @@
 //     (on gophercloud v2) that renews before expiry, renews exactly once for
 //     any burst of 401s, closes its gate while it does, and cannot get stuck;
 //     plus an [net/http.RoundTripper] that injects and repairs the token.
-//   - fsm (planned): a generic typed state machine with timers, for the
-//     swact controller.
+//   - [opendev.org/starlingx/metal-go/fsm]: a generic typed state machine
+//     with state deadlines, run-to-completion events from any goroutine, an
+//     observer and Mermaid/DOT diagrams, for the swact controller.
 //   - [opendev.org/starlingx/metal-go/hostsvc]: the host-services runner and
 //     the auto-start scheduler of the maintenance client.
 //   - [opendev.org/starlingx/metal-go/bmc]: power, boot device and sensors
