@@ -22,7 +22,7 @@ import (
 // reauthentication (AllowReauth) on the same in-memory fake Keystone, in the
 // same run. Wall time (synctest does not support benchmarks); the fake
 // models Keystone's service time with SetAuthDelay. Figures and commands are
-// in .notes/bench-keystone.md.
+// in BENCHMARKS.md §keystone.
 
 const benchAuthDelay = 15 * time.Millisecond // a warm real Keystone issues a token in ~15 ms
 
@@ -364,4 +364,90 @@ func BenchmarkRealKeystoneRenew(b *testing.B) {
 		b.ReportMetric(ms(percentile(lat, 0.99)), "p99-ms")
 		b.ReportMetric(float64(len(tr.authTimes()))/float64(len(lat)), "keystone-calls/op")
 	})
+}
+
+// BenchmarkKeystoneOutage (issue 10 item 2): the token is revoked and
+// Keystone refuses connections for 1 s or 8 s, then comes back. Defaults
+// for both (ours: OutageRetryMax 1 s, Jitter 0.1). 4 callers each send a
+// request every 5 ms (200 ms deadline; a request still running delays the
+// caller's next one). Metrics per outage: time from Keystone back to the
+// first successful request, requests failed (from the revocation to that
+// success), token requests Keystone received while it was down.
+func BenchmarkKeystoneOutage(b *testing.B) {
+	const workers, pace, reqTimeout, window = 4, 5 * time.Millisecond, 200 * time.Millisecond, 5 * time.Second
+	for _, outage := range []time.Duration{time.Second, 8 * time.Second} {
+		for _, impl := range impls {
+			b.Run("outage="+outage.String()+"/"+impl.name, func(b *testing.B) {
+				fake := keystonetest.New()
+				fake.SetAuthDelay(benchAuthDelay)
+				c := impl.new(b, fake)
+				defer c.close()
+				var recov []time.Duration
+				var failed, authDown int64
+				notRecovered := 0
+				for b.Loop() {
+					fake.RevokeAll()
+					fake.Fail(keystonetest.FaultConnRefused, 0)
+					a0 := fake.AuthRequests()
+					ctx, cancel := context.WithCancel(context.Background())
+					var backNanos atomic.Int64 // 0 while Keystone is down
+					recovered := make(chan time.Duration, 1)
+					var once sync.Once
+					var fails atomic.Int64
+					var wg sync.WaitGroup
+					for range workers {
+						wg.Go(func() {
+							tick := time.NewTicker(pace)
+							defer tick.Stop()
+							for ctx.Err() == nil {
+								select {
+								case <-tick.C:
+								case <-ctx.Done():
+									return
+								}
+								rctx, rcancel := context.WithTimeout(ctx, reqTimeout)
+								err := c.get(rctx)
+								rcancel()
+								if err != nil {
+									fails.Add(1)
+									continue
+								}
+								if back := backNanos.Load(); back != 0 {
+									once.Do(func() { recovered <- time.Duration(time.Now().UnixNano() - back) })
+									cancel()
+									return
+								}
+							}
+						})
+					}
+					time.Sleep(outage)
+					authDown += int64(fake.AuthRequests() - a0)
+					backNanos.Store(time.Now().UnixNano())
+					fake.Fail(keystonetest.FaultNone, 0)
+					t := time.NewTimer(window)
+					select {
+					case d := <-recovered:
+						recov = append(recov, d)
+					case <-t.C:
+						recov = append(recov, window)
+						notRecovered++
+					}
+					t.Stop()
+					cancel()
+					wg.Wait()
+					failed += fails.Load()
+					if o, ok := c.(*oursClient); ok {
+						_, _ = o.m.Token(context.Background())
+					}
+				}
+				n := float64(len(recov))
+				b.ReportMetric(ms(percentile(recov, 0.5)), "recovery-p50-ms")
+				b.ReportMetric(ms(percentile(recov, 0.99)), "recovery-p99-ms")
+				b.ReportMetric(ms(slices.Max(recov)), "recovery-max-ms")
+				b.ReportMetric(float64(notRecovered)/n, "not-recovered-fraction")
+				b.ReportMetric(float64(failed)/n, "failed-requests/outage")
+				b.ReportMetric(float64(authDown)/n, "token-requests-while-down/outage")
+			})
+		}
+	}
 }

@@ -81,8 +81,9 @@ type Config struct {
 	// caller's.
 	RenewTimeout time.Duration
 	// StuckAfter is the watchdog: a token request still running after this
-	// long (something ignored its context) is abandoned, the gate reopens
-	// and the next 401 starts afresh. Must exceed RenewTimeout. Default 31 s
+	// long (something ignored its context) is abandoned and a fresh request
+	// starts (at once if the token is bad or missing, else at the next 401
+	// or refresh). Must exceed RenewTimeout. Default 31 s
 	// (HTTP_TOKEN_TIMEOUT+1, as StarlingX's stuck monitor).
 	StuckAfter time.Duration
 	// CloseTimeout bounds how long Close waits for token requests to
@@ -101,9 +102,26 @@ type Config struct {
 	RefreshPeriod time.Duration
 	// RetryMin and RetryMax bound the spacing between token requests after
 	// a failure: RetryMin after the first failure, doubling, capped at
-	// RetryMax. Defaults 1 s and 30 s.
+	// RetryMax. Defaults 1 s and 30 s. Failures that mean Keystone is down
+	// are spaced more tightly while callers wait: see OutageRetryMax.
 	RetryMin time.Duration
 	RetryMax time.Duration
+	// OutageRetryMax caps the spacing after a failure that means Keystone
+	// could not be reached or did not answer in time (ErrUnavailable,
+	// ErrTimeout) while the Manager has no token it may hand out (before
+	// the first one, after a 401 on the current one, after its expiry):
+	// work is blocked then, so Keystone is asked again every
+	// OutageRetryMax (lengthened by up to Jitter, never shortened) and a
+	// Keystone that comes back is found within about that long, while a
+	// Keystone that stays down gets one token request per OutageRetryMax
+	// from this Manager however many callers wait. Rejected credentials
+	// and invalid replies keep the RetryMin..RetryMax doubling (asking
+	// every second with a wrong password would only lock the account),
+	// and so does a failed refresh while the current token is still valid
+	// (nothing waits on it). Default 1 s (it was RetryMax, 30 s, before:
+	// up to ~33 s of failures after Keystone was back). Set it to RetryMax
+	// for the plain doubling.
+	OutageRetryMax time.Duration
 	// Jitter in [0, 0.5]: retry intervals are lengthened by up to this
 	// fraction and proactive refreshes brought forward by up to this
 	// fraction, so a fleet does not ask Keystone in lock-step. Default 0.1.
@@ -126,6 +144,7 @@ func DefaultConfig() Config {
 		RefreshFraction:   2.0 / 3.0,
 		RetryMin:          time.Second,
 		RetryMax:          30 * time.Second,
+		OutageRetryMax:    time.Second,
 		Jitter:            0.1,
 	}
 }
@@ -228,6 +247,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RetryMax < c.RetryMin {
 		return invalid("RetryMax", "must be >= RetryMin (%v), got %v", c.RetryMin, c.RetryMax)
+	}
+	if c.OutageRetryMax <= 0 {
+		return invalid("OutageRetryMax", "must be > 0, got %v", c.OutageRetryMax)
 	}
 	if !(c.Jitter >= 0 && c.Jitter <= 0.5) {
 		return invalid("Jitter", "must be in [0, 0.5], got %v", c.Jitter)

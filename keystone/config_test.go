@@ -55,6 +55,7 @@ func TestValidate(t *testing.T) {
 		{"RefreshPeriod", func(c *Config) { c.RefreshPeriod = -time.Second }},
 		{"RetryMin", func(c *Config) { c.RetryMin = 0 }},
 		{"RetryMax", func(c *Config) { c.RetryMax = c.RetryMin / 2 }},
+		{"OutageRetryMax", func(c *Config) { c.OutageRetryMax = 0 }},
 		{"Jitter", func(c *Config) { c.Jitter = 0.6 }},
 		{"Jitter", func(c *Config) { c.Jitter = -0.1 }},
 	}
@@ -98,7 +99,7 @@ func TestValidate(t *testing.T) {
 func TestDefaultConfig(t *testing.T) {
 	c := DefaultConfig()
 	if c.RenewTimeout != 30*time.Second || c.StuckAfter != 31*time.Second || c.CloseTimeout != 5*time.Second || c.RefreshPeriod != 0 ||
-		c.RetryMax != 30*time.Second || c.RequiredService != "platform" || c.RequiredInterface != InterfaceAdmin {
+		c.RetryMin != time.Second || c.RetryMax != 30*time.Second || c.OutageRetryMax != time.Second || c.RequiredService != "platform" || c.RequiredInterface != InterfaceAdmin {
 		t.Errorf("defaults: %+v", c)
 	}
 	if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) {

@@ -77,8 +77,13 @@ type Error struct {
 	// Status is the HTTP status code of the reply, 0 if there was none.
 	Status int
 	// Retry is the earliest time the Manager will ask Keystone again after
-	// this failure (failure spacing); zero when not applicable. Until then
-	// [Manager.Renew] answers with this error at once.
+	// this failure (failure spacing), as known when the error was returned;
+	// zero when not applicable. Until then [Manager.Renew] answers with
+	// this error at once. It moves earlier (the Manager then answers a copy
+	// with the new Retry) when the current token becomes unusable meanwhile
+	// (a 401, or its expiry), because the tighter Config.OutageRetryMax
+	// applies from then on. The Manager also asks on its own at Retry while
+	// it has no token it may hand out.
 	Retry time.Time
 	// Err is the underlying error, if any; it never holds a secret.
 	Err error

@@ -3,6 +3,7 @@ package keystone
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -62,33 +63,48 @@ func TestApplicationCredential(t *testing.T) {
 	})
 }
 
+// Keystone down (503) for the first 7 token requests. By default an outage
+// while callers wait is retried every OutageRetryMax (1 s); with
+// OutageRetryMax = RetryMax the spacing doubles as for any other failure.
 func TestFirstTokenRetriesWithCappedBackoff(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		srv := keystonetest.New()
-		srv.Fail(keystonetest.FaultUnavailable, 7)
-		cfg := testConfig(srv)
-		cfg.RetryMin, cfg.RetryMax = time.Second, 8*time.Second
-		m := newManager(t, cfg)
-		defer m.Close()
-		start := time.Now()
-		firstToken(t, m)
-		if got := time.Since(start); got != 39*time.Second {
-			t.Errorf("first token after %v, want 39s", got)
-		}
-		times := srv.AuthTimes()
-		want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second, 8 * time.Second, 8 * time.Second}
-		if len(times) != len(want)+1 {
-			t.Fatalf("%d attempts, want %d", len(times), len(want)+1)
-		}
-		for i, w := range want {
-			if d := times[i+1].Sub(times[i]); d != w {
-				t.Errorf("interval %d = %v, want %v", i, d, w)
-			}
-		}
-		if st := m.Stats(); st.Failures.First != 7 || st.Renewals.First != 8 {
-			t.Errorf("stats = %+v", st)
-		}
-	})
+	s, d := time.Second, 8*time.Second
+	for _, c := range []struct {
+		name      string
+		outageMax time.Duration
+		total     time.Duration
+		want      []time.Duration
+	}{
+		{"default", time.Second, 7 * time.Second, []time.Duration{s, s, s, s, s, s, s}},
+		{"doubling", 8 * time.Second, 39 * time.Second, []time.Duration{s, 2 * s, 4 * s, d, d, d, d}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := keystonetest.New()
+				srv.Fail(keystonetest.FaultUnavailable, 7)
+				cfg := testConfig(srv)
+				cfg.RetryMin, cfg.RetryMax, cfg.OutageRetryMax = time.Second, 8*time.Second, c.outageMax
+				m := newManager(t, cfg)
+				defer m.Close()
+				start := time.Now()
+				firstToken(t, m)
+				if got := time.Since(start); got != c.total {
+					t.Errorf("first token after %v, want %v", got, c.total)
+				}
+				times := srv.AuthTimes()
+				if len(times) != len(c.want)+1 {
+					t.Fatalf("%d attempts, want %d", len(times), len(c.want)+1)
+				}
+				for i, w := range c.want {
+					if d := times[i+1].Sub(times[i]); d != w {
+						t.Errorf("interval %d = %v, want %v", i, d, w)
+					}
+				}
+				if st := m.Stats(); st.Failures.First != 7 || st.Renewals.First != 8 || st.ConsecutiveFailures != 0 {
+					t.Errorf("stats = %+v", st)
+				}
+			})
+		})
+	}
 }
 
 func TestFirstTokenLoopRunsForeverAndLogsAuthDistinctly(t *testing.T) {
@@ -126,8 +142,16 @@ func TestFirstTokenLoopRunsForeverAndLogsAuthDistinctly(t *testing.T) {
 		if n := logs.count("level=ERROR", `msg="keystone: credentials rejected"`, "user=admin"); n != attempts {
 			t.Errorf("%d 'credentials rejected' lines, want %d", n, attempts)
 		}
-		if n := logs.count("level=WARN", `msg="keystone: unreachable"`); n != 2 {
-			t.Errorf("%d 'unreachable' lines, want 2", n)
+		// Two outage failures 1 s apart: the first at WARN, the repeat
+		// within RetryMax at DEBUG.
+		if n := logs.count("level=WARN", `msg="keystone: unreachable"`); n != 1 {
+			t.Errorf("%d WARN 'unreachable' lines, want 1", n)
+		}
+		if n := logs.count("level=DEBUG", `msg="keystone: unreachable"`); n != 1 {
+			t.Errorf("%d DEBUG 'unreachable' lines, want 1", n)
+		}
+		if n := logs.count("level=INFO", "token obtained", "after_failures="+strconv.Itoa(attempts+2), "failing_for=1h0m3s"); n != 1 {
+			t.Errorf("recovery not logged with the failures: %d lines", n)
 		}
 	})
 }
@@ -404,8 +428,9 @@ func TestWaiterLeavingDoesNotCancelRenewal(t *testing.T) {
 }
 
 // Keystone hangs but honours the context: the renewal fails at exactly
-// RenewTimeout with ErrTimeout, the gate reopens at that instant, and
-// failure spacing starts.
+// RenewTimeout with ErrTimeout and failure spacing starts; the gate stays
+// closed (the token got a 401) until the Manager's own retry, 1 s later,
+// succeeds.
 func TestRenewTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := keystonetest.New()
@@ -429,38 +454,63 @@ func TestRenewTimeout(t *testing.T) {
 		}
 		time.Sleep(time.Nanosecond)
 		synctest.Wait()
-		if !isClosed(h) || m.Held() != nil {
-			t.Fatal("gate not reopened at RenewTimeout")
-		}
 		var first *Error
 		for range 3 {
-			err := <-errs
-			if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &first) {
-				t.Fatalf("waiter got %v, want ErrTimeout", err)
+			select {
+			case err := <-errs:
+				if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &first) {
+					t.Fatalf("waiter got %v, want ErrTimeout", err)
+				}
+			default:
+				t.Fatal("renewal did not end at RenewTimeout")
 			}
 		}
 		if first.Cause != CauseUnauthorized || !first.Retry.Equal(time.Now().Add(time.Second)) {
 			t.Errorf("error = %+v", first)
 		}
+		// The token that got the 401 is never handed out again: the gate
+		// stays closed and Token waits, until a new token is stored.
+		if isClosed(h) || m.Held() != h {
+			t.Fatal("gate reopened by a failed renewal")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		_, err := m.Token(ctx)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrTimeout) {
+			t.Fatalf("Token after the failed renewal = %v, want DeadlineExceeded and the last error", err)
+		}
 		srv.StopHolding()
 		// Within the spacing, the last error comes back at once.
-		_, err := m.Renew(context.Background(), stale)
+		_, err = m.Renew(context.Background(), stale)
 		if err != error(first) || srv.AuthRequests() != 2 {
 			t.Fatalf("Renew during spacing = %v (requests %d)", err, srv.AuthRequests())
 		}
-		time.Sleep(time.Second)
+		// The Manager asks again on its own after the spacing (1 s after
+		// the failure) and the gate opens at that instant.
+		time.Sleep(500*time.Millisecond - time.Nanosecond)
+		synctest.Wait()
+		if srv.AuthRequests() != 2 || isClosed(h) {
+			t.Fatal("asked Keystone again before the spacing")
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if srv.AuthRequests() != 3 || !isClosed(h) || m.Held() != nil {
+			t.Fatalf("no renewal by the Manager at the end of the spacing (requests %d)", srv.AuthRequests())
+		}
 		if tok, err := m.Renew(context.Background(), stale); err != nil || tok.Secret() == stale.Secret() {
 			t.Fatalf("Renew after spacing = %v, %v", tok, err)
 		}
-		if st := m.Stats(); st.Deferred != 1 || st.Failures.Unauthorized != 1 || st.Abandoned != 0 {
+		if st := m.Stats(); st.Deferred != 1 || st.Failures.Unauthorized != 1 || st.Renewals.Unauthorized != 2 ||
+			st.Rejected != 1 || st.AlreadyRenewed != 1 || st.Abandoned != 0 {
 			t.Errorf("stats = %+v", st)
 		}
 	})
 }
 
 // A transport that ignores its context: the timeout cannot end the request,
-// the watchdog abandons it at exactly StuckAfter on its own timer, the gate
-// reopens and the next 401 starts a fresh renewal.
+// the watchdog abandons it at exactly StuckAfter on its own timer, and the
+// Manager starts a fresh renewal at once (the token is still bad); the gate
+// opens when it succeeds.
 func TestWatchdogAbandonsStuckRenewal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := keystonetest.New()
@@ -486,21 +536,23 @@ func TestWatchdogAbandonsStuckRenewal(t *testing.T) {
 		}
 		time.Sleep(time.Nanosecond)
 		synctest.Wait()
-		if !isClosed(h) || m.Held() != nil {
-			t.Fatal("gate not reopened at StuckAfter")
+		// The Manager renewed afresh at once (no failure spacing after an
+		// abandoned request); the gate opened when that renewal succeeded.
+		if srv.AuthRequests() != 3 || !isClosed(h) || m.Held() != nil {
+			t.Fatalf("no fresh renewal at StuckAfter (requests %d)", srv.AuthRequests())
 		}
 		for range 3 {
 			if err := <-errs; !errors.Is(err, ErrStuck) {
 				t.Fatalf("waiter got %v, want ErrStuck", err)
 			}
 		}
-		if st := m.Stats(); st.Abandoned != 1 || st.Failures.Total() != 0 {
+		if st := m.Stats(); st.Abandoned != 1 || st.Failures.Total() != 0 || st.Renewals.Unauthorized != 2 {
 			t.Errorf("stats = %+v", st)
 		}
 		if logs.count("level=ERROR", "stuck, abandoned by watchdog") != 1 {
 			t.Error("abandonment not logged")
 		}
-		// The next 401 renews afresh (no failure spacing after a stuck flight).
+		// A late 401 for the stale token gets the fresh one.
 		fresh, err := m.Renew(context.Background(), stale)
 		if err != nil || fresh.Secret() == stale.Secret() || srv.AuthRequests() != 3 {
 			t.Fatalf("fresh Renew = %v, %v (requests %d)", fresh, err, srv.AuthRequests())
@@ -631,7 +683,10 @@ func TestTypedReplyErrors(t *testing.T) {
 	}
 }
 
-func TestGateClosedExactlyDuringRenewal(t *testing.T) {
+// The gate closes with the 401 and opens exactly when a new token is
+// stored: at the end of a successful renewal, or, after a failed one, when
+// the Manager's own retry succeeds (1 s later), never at the failure.
+func TestGateClosedUntilNewToken(t *testing.T) {
 	for _, outcome := range []string{"success", "failure"} {
 		t.Run(outcome, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -667,8 +722,23 @@ func TestGateClosedExactlyDuringRenewal(t *testing.T) {
 				if (err == nil) != (outcome == "success") {
 					t.Fatalf("Renew err = %v", err)
 				}
+				if outcome == "failure" {
+					if isClosed(h) || m.Held() != h || !m.Stats().Held {
+						t.Fatal("gate reopened by a failed renewal")
+					}
+					time.Sleep(time.Second - time.Nanosecond)
+					synctest.Wait()
+					if isClosed(h) || srv.AuthRequests() != 2 {
+						t.Fatal("gate reopened, or Keystone asked, before the retry")
+					}
+					time.Sleep(time.Nanosecond)
+					synctest.Wait()
+				}
 				if !isClosed(h) || m.Held() != nil || m.Stats().Held {
-					t.Fatal("gate not reopened when the renewal ended")
+					t.Fatal("gate not reopened when the new token was stored")
+				}
+				if tok := firstToken(t, m); tok.Secret() == stale.Secret() || !srv.Valid(tok.Secret()) {
+					t.Fatal("no valid new token")
 				}
 			})
 		})
@@ -808,9 +878,11 @@ func TestCloseBoundedByAbandonedRequest(t *testing.T) {
 		if _, err := m.Renew(context.Background(), stale); !errors.Is(err, ErrStuck) {
 			t.Fatalf("Renew = %v, want ErrStuck from the watchdog", err)
 		}
-		if st := m.Stats(); st.Abandoned != 1 || st.Held {
+		synctest.Wait() // the Manager's fresh renewal (not held) succeeds
+		if st := m.Stats(); st.Abandoned != 1 || st.Held || st.Tokens != 2 {
 			t.Fatalf("stats = %+v", st)
 		}
+		fresh := firstToken(t, m)
 		start := time.Now()
 		err := m.Close()
 		if !errors.Is(err, ErrStuck) || time.Since(start) != cfg.CloseTimeout {
@@ -821,7 +893,7 @@ func TestCloseBoundedByAbandonedRequest(t *testing.T) {
 		}
 		srv.Release()
 		synctest.Wait()
-		if st := m.Stats(); st.Tokens != 1 {
+		if st := m.Stats(); st.Tokens != 2 || m.cur.Secret() != fresh.Secret() {
 			t.Errorf("the abandoned request's late result was used: %d tokens", st.Tokens)
 		}
 	})

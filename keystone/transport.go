@@ -14,9 +14,11 @@ const drainLimit = 64 << 10
 // Transport is an http.RoundTripper that authenticates requests with a
 // Manager's token.
 //
-// For each request it waits while the Manager's gate is closed (a renewal
-// after a 401 is in progress: sending the known-bad token would only earn
-// another 401), then sets X-Auth-Token from [Manager.Token] at send time. On
+// For each request it waits while the Manager's gate is closed (a 401 was
+// seen and no new token exists yet: sending the known-bad token would only
+// earn another 401), then sets X-Auth-Token from [Manager.Token] at send
+// time. If the request's context ends while it waits, the error wraps
+// ctx.Err() and the last token request's [*Error]; nothing was sent. On
 // a 401 it calls [Manager.Renew] with the token it sent and, when the body
 // can be replayed (no body, or Request.GetBody set, as http.NewRequest does
 // for bytes/strings readers), retries once with the new token. A second 401
