@@ -3,17 +3,19 @@ package workqueue
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 )
 
 // Benchmarks. Figures and the commands to reproduce them are in
-// .notes/bench-workqueue.md (merged into BENCHMARKS.md).
+// BENCHMARKS.md (workqueue section).
 
 const (
 	benchWorkers = 4
@@ -36,17 +38,20 @@ func noop(context.Context, int) error { return nil }
 // benchWorkers goroutines, each attempt with the same per-attempt context
 // (context.WithTimeout) and the same completion signal.
 func BenchmarkThroughput(b *testing.B) {
-	for _, n := range []int{1, 100, 10000} {
+	for _, n := range []int{1, 100, 10000, 100000} {
 		keys := benchKeys(n)
-		b.Run(fmt.Sprintf("keys=%d/queue", n), func(b *testing.B) { benchQueue(b, keys) })
+		for _, bc := range benchConfigs {
+			b.Run(fmt.Sprintf("keys=%d/queue-%s", n, bc.name), func(b *testing.B) { benchQueue(b, keys, bc.mod) })
+		}
 		b.Run(fmt.Sprintf("keys=%d/baseline", n), func(b *testing.B) { benchBaseline(b, keys) })
 	}
 }
 
-func benchQueue(b *testing.B, keys []string) {
+func benchQueue(b *testing.B, keys []string, mod func(*Config)) {
 	cfg := DefaultConfig()
 	cfg.Workers = benchWorkers
 	cfg.MaxPerKey = 1 << 20 // the window bounds depth; OnDone frees a slot just before the lane does
+	mod(&cfg)
 	q, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -99,6 +104,72 @@ func benchBaseline(b *testing.B, keys []string) {
 	wg.Wait()
 }
 
+// benchGate models the Gate users set, the keystone Manager: its Held is a
+// mutex-guarded read of the current gate channel (keystone/manager.go,
+// Manager.Held), here always open. It does not import keystone (leaf
+// packages do not import each other); the cost is the same code.
+type benchGate struct {
+	mu   sync.Mutex
+	gate chan struct{}
+}
+
+func (g *benchGate) Held() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.gate == nil {
+		return nil
+	}
+	return g.gate
+}
+
+// benchObserver models a daemon's metrics exporter: a counter per event
+// kind and a histogram of durations (power-of-two buckets) for attempts and
+// one for items, all atomic, as a Prometheus counter vector with resolved
+// labels and two histograms would be. As there, each counter is its own
+// object (here padded to its own cache line).
+type benchObserver struct {
+	kinds             [8]paddedCounter
+	attempts, itemDur benchHistogram
+}
+
+type paddedCounter struct {
+	atomic.Uint64
+	_ [56]byte
+}
+
+type benchHistogram struct {
+	count   paddedCounter
+	sum     atomic.Int64
+	buckets [64]atomic.Uint64
+}
+
+func (h *benchHistogram) observe(d time.Duration) {
+	h.count.Add(1)
+	h.sum.Add(int64(d))
+	h.buckets[bits.Len64(uint64(d))].Add(1)
+}
+
+func (o *benchObserver) Observe(e Event) {
+	o.kinds[e.Kind&7].Add(1)
+	switch e.Kind {
+	case EventAttempt:
+		o.attempts.observe(e.Duration)
+	case EventDone:
+		o.itemDur.observe(e.Duration)
+	}
+}
+
+// benchConfigs are the configurations the throughput benchmarks run:
+// "users" is what the daemons run (a Gate that is open, an Observer),
+// "bare" the queue alone (no Gate, no Observer).
+var benchConfigs = []struct {
+	name string
+	mod  func(*Config)
+}{
+	{"users", func(c *Config) { c.Gate = &benchGate{}; c.Observer = &benchObserver{} }},
+	{"bare", func(*Config) {}},
+}
+
 // BenchmarkThroughputPaired measures the same two pipelines as
 // BenchmarkThroughput, alternating chunks of pairedChunk items between them
 // (in alternating order, each after a GC) so that both see the same
@@ -106,89 +177,99 @@ func benchBaseline(b *testing.B, keys []string) {
 // reports the medians over the pairs of each one's ns/item and of the ratio
 // of their throughputs (queue/baseline; 1 means equal). One op is one chunk
 // of each. The medians resist the bursts of a shared machine.
+//
+// cfg=users runs the queue as the daemons do, with an open Gate modelled
+// on the keystone Manager and a metrics Observer; cfg=bare without either.
 func BenchmarkThroughputPaired(b *testing.B) {
-	for _, n := range []int{1, 100, 10000} {
-		keys := benchKeys(n)
-		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
-			cfg := DefaultConfig()
-			cfg.Workers = benchWorkers
-			cfg.MaxPerKey = 1 << 20
-			q, err := New(cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			qsem := make(chan struct{}, benchWindow)
-			item := Item{Run: noop, OnDone: func(Result) { <-qsem }}
+	for _, bc := range benchConfigs {
+		for _, n := range []int{1, 100, 10000, 100000} {
+			keys := benchKeys(n)
+			b.Run(fmt.Sprintf("cfg=%s/keys=%d", bc.name, n), func(b *testing.B) {
+				benchPaired(b, keys, bc.mod)
+			})
+		}
+	}
+}
 
-			bsem := make(chan struct{}, benchWindow)
-			jobs := make(chan benchJob, benchWindow)
-			var wg sync.WaitGroup
-			for range benchWorkers {
-				wg.Go(func() {
-					for j := range jobs {
-						ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
-						_ = j.run(ctx, 1)
-						cancel()
-						<-bsem
-					}
-				})
+func benchPaired(b *testing.B, keys []string, mod func(*Config)) {
+	cfg := DefaultConfig()
+	cfg.Workers = benchWorkers
+	cfg.MaxPerKey = 1 << 20
+	mod(&cfg)
+	q, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	qsem := make(chan struct{}, benchWindow)
+	item := Item{Run: noop, OnDone: func(Result) { <-qsem }}
+
+	bsem := make(chan struct{}, benchWindow)
+	jobs := make(chan benchJob, benchWindow)
+	var wg sync.WaitGroup
+	for range benchWorkers {
+		wg.Go(func() {
+			for j := range jobs {
+				ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
+				_ = j.run(ctx, 1)
+				cancel()
+				<-bsem
 			}
-			fill := func(sem chan struct{}) { // wait until the pipeline is empty
-				for range benchWindow {
-					sem <- struct{}{}
-				}
-				for range benchWindow {
-					<-sem
-				}
-			}
-			i := 0
-			// Each chunk starts after a GC, so that it pays for the
-			// collections its own garbage causes and not the other's.
-			runQueue := func() time.Duration {
-				runtime.GC()
-				t0 := time.Now()
-				for range pairedChunk {
-					qsem <- struct{}{}
-					if _, err := q.Submit(keys[i%len(keys)], item); err != nil {
-						b.Fatal(err)
-					}
-					i++
-				}
-				fill(qsem)
-				return time.Since(t0)
-			}
-			runBaseline := func() time.Duration {
-				runtime.GC()
-				t0 := time.Now()
-				for range pairedChunk {
-					bsem <- struct{}{}
-					jobs <- benchJob{key: keys[i%len(keys)], run: noop}
-					i++
-				}
-				fill(bsem)
-				return time.Since(t0)
-			}
-			var qs, bs, ratios []float64
-			for b.Loop() {
-				var tq, tb time.Duration
-				if len(ratios)%2 == 0 {
-					tq, tb = runQueue(), runBaseline()
-				} else {
-					tb, tq = runBaseline(), runQueue()
-				}
-				qs = append(qs, float64(tq.Nanoseconds())/pairedChunk)
-				bs = append(bs, float64(tb.Nanoseconds())/pairedChunk)
-				ratios = append(ratios, float64(tb)/float64(tq))
-			}
-			median := func(v []float64) float64 { slices.Sort(v); return v[len(v)/2] }
-			b.ReportMetric(median(qs), "queue-ns/item")
-			b.ReportMetric(median(bs), "baseline-ns/item")
-			b.ReportMetric(median(ratios), "queue/baseline")
-			close(jobs)
-			wg.Wait()
-			q.Close(context.Background())
 		})
 	}
+	fill := func(sem chan struct{}) { // wait until the pipeline is empty
+		for range benchWindow {
+			sem <- struct{}{}
+		}
+		for range benchWindow {
+			<-sem
+		}
+	}
+	i := 0
+	// Each chunk starts after a GC, so that it pays for the
+	// collections its own garbage causes and not the other's.
+	runQueue := func() time.Duration {
+		runtime.GC()
+		t0 := time.Now()
+		for range pairedChunk {
+			qsem <- struct{}{}
+			if _, err := q.Submit(keys[i%len(keys)], item); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+		fill(qsem)
+		return time.Since(t0)
+	}
+	runBaseline := func() time.Duration {
+		runtime.GC()
+		t0 := time.Now()
+		for range pairedChunk {
+			bsem <- struct{}{}
+			jobs <- benchJob{key: keys[i%len(keys)], run: noop}
+			i++
+		}
+		fill(bsem)
+		return time.Since(t0)
+	}
+	var qs, bs, ratios []float64
+	for b.Loop() {
+		var tq, tb time.Duration
+		if len(ratios)%2 == 0 {
+			tq, tb = runQueue(), runBaseline()
+		} else {
+			tb, tq = runBaseline(), runQueue()
+		}
+		qs = append(qs, float64(tq.Nanoseconds())/pairedChunk)
+		bs = append(bs, float64(tb.Nanoseconds())/pairedChunk)
+		ratios = append(ratios, float64(tb)/float64(tq))
+	}
+	median := func(v []float64) float64 { slices.Sort(v); return v[len(v)/2] }
+	b.ReportMetric(median(qs), "queue-ns/item")
+	b.ReportMetric(median(bs), "baseline-ns/item")
+	b.ReportMetric(median(ratios), "queue/baseline")
+	close(jobs)
+	wg.Wait()
+	q.Close(context.Background())
 }
 
 const pairedChunk = 50000
@@ -252,26 +333,33 @@ func BenchmarkSubmitLatency(b *testing.B) {
 }
 
 // BenchmarkKeysFootprint reports the live heap and goroutines of a queue
-// with 10,000 keys: idle (each key had one item, now done), each holding a
-// blocked item, and each waiting for a retry.
+// with 10,000 and 100,000 keys: idle (each key had one item, now done),
+// each holding a blocked item, each waiting for a retry, and after those
+// retries were purged (every lane gone idle again).
 func BenchmarkKeysFootprint(b *testing.B) {
-	keys := benchKeys(10000)
-	var idle, blocked, waiting footprint
-	for b.Loop() {
-		idle, blocked, waiting = measureFootprint(b, keys)
+	for _, n := range []int{10000, 100000} {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			keys := benchKeys(n)
+			var f footprints
+			for b.Loop() {
+				f = measureFootprint(b, keys)
+			}
+			b.ReportMetric(float64(f.idle.heap), "idle-heap-B")
+			b.ReportMetric(float64(f.idle.heap)/float64(n), "idle-B/key")
+			b.ReportMetric(float64(f.blocked.heap), "blocked-heap-B")
+			b.ReportMetric(float64(f.waiting.heap), "waiting-heap-B")
+			b.ReportMetric(float64(f.after.heap), "after-heap-B")
+			b.ReportMetric(float64(f.waiting.goroutines), "goroutines")
+		})
 	}
-	b.ReportMetric(float64(idle.heap), "idle-heap-B")
-	b.ReportMetric(float64(blocked.heap), "blocked-heap-B")
-	b.ReportMetric(float64(waiting.heap), "waiting-heap-B")
-	b.ReportMetric(float64(idle.goroutines), "idle-goroutines")
-	b.ReportMetric(float64(blocked.goroutines), "blocked-goroutines")
-	b.ReportMetric(float64(waiting.goroutines), "waiting-goroutines")
 }
 
 type footprint struct {
 	heap       int64
 	goroutines int
 }
+
+type footprints struct{ idle, blocked, waiting, after footprint }
 
 func liveHeap() int64 {
 	var ms runtime.MemStats
@@ -281,7 +369,7 @@ func liveHeap() int64 {
 	return int64(ms.HeapAlloc)
 }
 
-func measureFootprint(tb testing.TB, keys []string) (idle, blocked, waiting footprint) {
+func measureFootprint(tb testing.TB, keys []string) (f footprints) {
 	g0 := runtime.NumGoroutine()
 	h0 := liveHeap()
 	cfg := DefaultConfig()
@@ -295,14 +383,20 @@ func measureFootprint(tb testing.TB, keys []string) (idle, blocked, waiting foot
 		q.Submit(k, Item{Run: noop, OnDone: func(Result) { wg.Done() }})
 	}
 	wg.Wait()
-	idle = footprint{liveHeap() - h0, runtime.NumGoroutine() - g0}
+	f.idle = footprint{liveHeap() - h0, runtime.NumGoroutine() - g0}
 
 	block := make(chan struct{})
+	var hs []*Handle
 	for _, k := range keys {
-		q.Submit(k, Item{Run: func(context.Context, int) error { <-block; return nil }})
+		h, _ := q.Submit(k, Item{Run: func(context.Context, int) error { <-block; return nil }})
+		hs = append(hs, h)
 	}
-	blocked = footprint{liveHeap() - h0, runtime.NumGoroutine() - g0}
+	f.blocked = footprint{liveHeap() - h0, runtime.NumGoroutine() - g0}
 	close(block)
+	for _, h := range hs {
+		h.Wait(context.Background())
+	}
+	hs = nil
 
 	wg.Add(len(keys))
 	for _, k := range keys {
@@ -332,28 +426,37 @@ func measureFootprint(tb testing.TB, keys []string) (idle, blocked, waiting foot
 			break
 		}
 	}
-	waiting = footprint{liveHeap() - h0, runtime.NumGoroutine() - g0}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	q.Close(ctx)
-	return idle, blocked, waiting
+	f.waiting = footprint{liveHeap() - h0, runtime.NumGoroutine() - g0}
+	for _, k := range keys {
+		q.Purge(k)
+	}
+	f.after = footprint{liveHeap() - h0, runtime.NumGoroutine() - g0}
+	q.Close(context.Background())
+	return f
 }
 
-// Budgets (not timings): 10,000 idle keys cost well under 20 MB, and the
-// goroutine count does not grow with keys or retry waits.
+// Budgets (not timings): 10,000 idle keys cost well under 20 MB, once lanes
+// have gone idle the queue gives their memory back (a bounded free list of
+// lanes remains), and the goroutine count does not grow with keys or retry
+// waits.
 func TestKeysFootprintBudget(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocates 10,000 keys")
 	}
-	idle, blocked, waiting := measureFootprint(t, benchKeys(10000))
-	t.Logf("idle %+v, blocked %+v, waiting %+v", idle, blocked, waiting)
-	if idle.heap > 20<<20 {
-		t.Errorf("10,000 idle keys hold %d bytes, budget 20 MB", idle.heap)
+	f := measureFootprint(t, benchKeys(10000))
+	t.Logf("%+v", f)
+	if f.idle.heap > 20<<20 {
+		t.Errorf("10,000 idle keys hold %d bytes, budget 20 MB", f.idle.heap)
+	}
+	for _, x := range []footprint{f.idle, f.after} {
+		if x.heap > 512<<10 {
+			t.Errorf("idle lanes hold %d bytes, want under 512 KiB (free list: %d lanes of 128 B)", x.heap, maxFreeLanes)
+		}
 	}
 	want := DefaultWorkers + 1
-	for _, f := range []footprint{idle, blocked, waiting} {
-		if f.goroutines > want {
-			t.Errorf("%d goroutines with 10,000 keys, want at most %d", f.goroutines, want)
+	for _, x := range []footprint{f.idle, f.blocked, f.waiting, f.after} {
+		if x.goroutines > want {
+			t.Errorf("%d goroutines with 10,000 keys, want at most %d", x.goroutines, want)
 		}
 	}
 }

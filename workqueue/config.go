@@ -32,12 +32,28 @@ const (
 	// DefaultOverloadLogInterval is the least time between two overload
 	// warnings for one key.
 	DefaultOverloadLogInterval = 10 * time.Second
+	// DefaultCloseTimeout bounds Close when its context has no deadline:
+	// long enough for an attempt at the default 20 s timeout to finish.
+	DefaultCloseTimeout = 30 * time.Second
+	// DefaultMaxOrphans is how many orphaned attempts (cut short, Run not
+	// returned yet) the queue replaces with new workers.
+	DefaultMaxOrphans = 64
 )
+
+// CloseGrace is how long [Queue.Close] waits, once its drain has ended (all
+// work done, or the context's deadline or Config.CloseTimeout reached and the
+// remaining work completed with ErrClosed), for the queue's goroutines to
+// exit. Attempts still running after it are left behind (see ErrStuck). So
+// Close returns within ctx's deadline plus CloseGrace, or within
+// Config.CloseTimeout for a context without a deadline, whatever the
+// attempt functions do.
+const CloseGrace = time.Second
 
 // Config configures a [Queue]. Start from [DefaultConfig] and change what you
 // need: [New] rejects zero and negative values through [Config.Validate]
-// (except MaxTotal, where 0 means "no global cap", and the optional
-// interface fields, where nil means "none").
+// (except MaxTotal, where 0 means "no global cap", MaxOrphans, where 0 means
+// "never replace a stuck worker", and the optional interface fields, where
+// nil means "none").
 type Config struct {
 	// Workers is the number of attempts that may run at the same time,
 	// across all keys (one per key at most). The queue runs Workers
@@ -91,12 +107,35 @@ type Config struct {
 	// Observer, if not nil, receives an Event for each admission, refusal,
 	// attempt, completion and gate hold. See [Observer].
 	Observer Observer
+
+	// CloseTimeout bounds [Queue.Close] when its context has no deadline:
+	// Close lets admitted work finish for CloseTimeout minus [CloseGrace]
+	// (all of it if CloseTimeout is shorter than CloseGrace: then no drain),
+	// then completes what is left with ErrClosed and waits at most the rest
+	// of CloseTimeout for the goroutines. A context with a deadline sets the
+	// drain's end instead. Default 30 s.
+	CloseTimeout time.Duration
+
+	// MaxOrphans caps the goroutines left in attempts that were cut short
+	// (by Purge, Cancel or Close) while their Run ignores its cancelled
+	// context. Each such orphan keeps its worker goroutine until Run
+	// returns; the queue starts a replacement worker for each, so that
+	// Workers attempts can still run, but only while it runs fewer than
+	// Workers+MaxOrphans worker goroutines. Past that cap a stuck worker is
+	// not replaced: fewer attempts run at once, and when all
+	// Workers+MaxOrphans goroutines are stuck nothing is dispatched until a
+	// Run returns (items wait in their lanes; Purge, Cancel and Close still
+	// complete them). The queue logs at Error once when it reaches the cap.
+	// So the queue never runs more than Workers+MaxOrphans+1 goroutines and
+	// Stats.Orphans never exceeds Workers+MaxOrphans. Default 64.
+	MaxOrphans int
 }
 
 // DefaultConfig returns the StarlingX-compatible defaults: 16 workers, 100
 // items per key, no global cap, 3 attempts, 20 s per attempt, a constant 5 s
 // between attempts, no gate, 40 s maximum hold, overload warnings at most
-// every 10 s per key, no logger, no observer.
+// every 10 s per key, no logger, no observer, 30 s CloseTimeout, 64
+// replaced orphans.
 func DefaultConfig() Config {
 	return Config{
 		Workers:             DefaultWorkers,
@@ -106,6 +145,8 @@ func DefaultConfig() Config {
 		BackOff:             ConstantBackOff(DefaultRetryWait),
 		MaxHold:             DefaultMaxHold,
 		OverloadLogInterval: DefaultOverloadLogInterval,
+		CloseTimeout:        DefaultCloseTimeout,
+		MaxOrphans:          DefaultMaxOrphans,
 	}
 }
 
@@ -144,6 +185,12 @@ func (c Config) Validate() error {
 	}
 	if c.OverloadLogInterval <= 0 {
 		bad("OverloadLogInterval must be positive, got %v", c.OverloadLogInterval)
+	}
+	if c.CloseTimeout <= 0 {
+		bad("CloseTimeout must be positive, got %v", c.CloseTimeout)
+	}
+	if c.MaxOrphans < 0 {
+		bad("MaxOrphans must be 0 (never replace a stuck worker) or positive, got %d", c.MaxOrphans)
 	}
 	return errors.Join(errs...)
 }

@@ -19,11 +19,24 @@
 //     controller needs.
 //   - Keys proceed concurrently, up to Config.Workers attempts at once.
 //     The queue runs Config.Workers goroutines plus one scheduler, whatever
-//     the number of keys or retries; a cut-short attempt whose Run has not
-//     returned yet keeps one more goroutine until it does. Retry waits and
-//     gate holds occupy no goroutine: the scheduler keeps them in a timer
-//     heap. A key with nothing queued keeps a small lane (about 180 bytes)
-//     for one to two minutes, for reuse, and then costs nothing.
+//     the number of keys or retries. Retry waits, gate holds and attempt
+//     deadlines occupy no goroutine and no runtime timer each: the
+//     scheduler, with one timer, keeps the waits in a heap and cancels the
+//     attempts whose deadline passes (each worker publishes its running
+//     attempt's context).
+//   - Orphans are bounded. An attempt cut short whose Run has not returned
+//     yet (an orphan, Stats.Orphans) keeps its goroutine until it does; the
+//     queue replaces it with a new worker while it runs fewer than
+//     Config.Workers+Config.MaxOrphans worker goroutines (default 16+64).
+//     Past that cap stuck workers are not replaced: fewer attempts run, and
+//     if all of them are stuck nothing is dispatched until a Run returns
+//     (items wait; Purge, Cancel and Close still complete them). The queue
+//     never runs more than Workers+MaxOrphans+1 goroutines.
+//   - Idle keys cost nothing. A lane is dropped as soon as it holds no item
+//     (unless it keeps an unreported critical failure or a WaitLane
+//     waiter), and the lane table, the ready ring and the retry heap shrink
+//     as lanes go idle (each halves when an eighth full). Up to 1,024
+//     dropped lanes (128 KiB) are kept for reuse.
 //   - Submit never blocks. It admits the item or refuses it at once with
 //     [ErrOverloaded] (lane at Config.MaxPerKey, or queue at
 //     Config.MaxTotal), [ErrClosed] or [ErrInvalidItem]. A refused item is
@@ -34,7 +47,9 @@
 //     Observer; an invalid item is only returned its error.
 //   - Every admitted item completes exactly once: it succeeds, or it fails
 //     with an [*Error] whose cause is its last attempt's error, [ErrPurged],
-//     [ErrCanceled] or [ErrClosed]. Its OnDone callback runs once and then
+//     [ErrCanceled] or [ErrClosed] (joined with [ErrAttemptAbandoned] when
+//     an attempt was running: its outcome is ignored, counted in
+//     Stats.Orphaned). Its OnDone callback runs once and then
 //     its [Handle.Done] channel closes. Nothing is dropped silently: a
 //     critical failure is logged at Error level and recorded for
 //     [Queue.WaitLane]; a noncritical one is logged at Warn level.
@@ -49,15 +64,23 @@
 //     returns a channel, no attempt is dispatched and none is spent; after
 //     Config.MaxHold the queue logs once and dispatches anyway until the
 //     gate opens.
-//   - Close stops admission, lets admitted work finish until its context
-//     ends, completes whatever is left with ErrClosed, and joins every
-//     goroutine the queue started. It is idempotent.
+//   - Close is bounded. It stops admission, lets admitted work finish until
+//     its context ends (or, for a context without a deadline, for
+//     Config.CloseTimeout minus [CloseGrace]; default 30 s in all),
+//     completes whatever is left with ErrClosed, and waits at most
+//     CloseGrace (1 s) for the queue's goroutines. So it returns within
+//     ctx's deadline plus CloseGrace, or within CloseTimeout, whatever the
+//     attempt functions do; goroutines stuck in Runs that ignore their
+//     context are left behind (at most Workers+MaxOrphans, reported with
+//     [ErrStuck]) and end when their Run returns. When every Run honours
+//     its context, Close joins every goroutine. It is idempotent.
 //
 // # Attempts
 //
 // An [Item] carries its function and its policy: a total attempt budget
 // (default 3), a per-attempt timeout that may grow with each retry
-// (Timeout + (n-1)*TimeoutStep), a wait policy between attempts made by a
+// (Timeout + (n-1)*TimeoutStep: the attempt's context has that deadline,
+// and is cancelled when Run returns), a wait policy between attempts made by a
 // factory of [backoff.BackOff] values (default: constant 5 s), and a
 // criticality flag. The error returned by Run decides what happens next:
 //
@@ -85,11 +108,15 @@
 // # Caller's duties
 //
 //   - Create queues with [New] from [DefaultConfig], and Close them.
-//   - Run must return soon after its context is cancelled; Close waits for
-//     it. A Run that panics crashes the program, as in any goroutine.
+//   - Run should return soon after its context is cancelled. Close waits
+//     for it at most CloseGrace; a Run that ignores its context keeps a
+//     goroutine (an orphan) until it returns, and enough of them stop the
+//     queue from dispatching (see "Orphans are bounded"). A Run that
+//     panics crashes the program, as in any goroutine.
 //   - Callbacks and the [Observer] run on the queue's goroutines (or the
-//     caller's, for Purge, Cancel and Close); they must be quick, may call
-//     the queue, and must not call Close.
+//     caller's, for Purge, Cancel and Close); they must be quick (Close's
+//     bound and the attempts' deadlines assume it), may call the queue, and
+//     must not call Close.
 //   - Collect critical failures, through handles, OnDone or WaitLane: a
 //     lane keeps its first unreported critical failure until WaitLane
 //     reports it.

@@ -43,13 +43,28 @@ var (
 	// ErrInvalidItem is returned by [Queue.Submit] for an [Item] that cannot
 	// run (nil Run, negative Attempts, Timeout or TimeoutStep).
 	ErrInvalidItem = errors.New("workqueue: invalid item")
+
+	// ErrAttemptAbandoned is joined to ErrPurged, ErrCanceled or ErrClosed
+	// in the error of an item whose attempt was running when Purge, Cancel
+	// or Close ended it: the attempt's context was cancelled and its
+	// outcome is ignored, but what it did (a request sent) may have taken
+	// effect. Until its Run returns, the attempt is an orphan (counted in
+	// Stats.Orphans; Stats.Orphaned counts them all).
+	ErrAttemptAbandoned = errors.New("workqueue: running attempt abandoned")
+
+	// ErrStuck is wrapped by the error of [Queue.Close] when attempts
+	// whose Run ignores its cancelled context were still running
+	// [CloseGrace] after the drain ended: Close returned without them, and
+	// their goroutines end whenever their Run returns.
+	ErrStuck = errors.New("workqueue: attempts stuck after Close")
 )
 
 // Error is the final error of an item that did not succeed. It is what
 // [Handle.Wait], [Handle.Err], Result.Err and [Queue.WaitLane] return for
 // that item. Err is the cause: the error of the last attempt (which may wrap
 // [ErrAttemptTimeout] or a permanent error), or [ErrPurged], [ErrCanceled]
-// or [ErrClosed]. Error unwraps to Err, so errors.Is(err, ErrPurged) works.
+// or [ErrClosed] (joined with [ErrAttemptAbandoned] if an attempt was
+// running). Error unwraps to Err, so errors.Is(err, ErrPurged) works.
 type Error struct {
 	Key      string // lane key
 	Seq      uint64 // sequence number assigned by Submit
@@ -103,3 +118,13 @@ func (e *timeoutError) Error() string {
 }
 
 func (e *timeoutError) Unwrap() []error { return []error{ErrAttemptTimeout, e.err} }
+
+// abandonedError is the cause of an item ended by Purge, Cancel or Close
+// while its attempt was running.
+type abandonedError struct{ cause error }
+
+func (e *abandonedError) Error() string {
+	return e.cause.Error() + " (running attempt abandoned)"
+}
+
+func (e *abandonedError) Unwrap() []error { return []error{e.cause, ErrAttemptAbandoned} }

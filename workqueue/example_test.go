@@ -146,7 +146,7 @@ func ExampleQueue_Purge() {
 	})
 	<-started
 	fmt.Println("purged:", q.Purge("controller-0"))
-	fmt.Println("lost:", errors.Is(lost.Err(), workqueue.ErrPurged))
+	fmt.Println("lost:", errors.Is(lost.Err(), workqueue.ErrPurged), errors.Is(lost.Err(), workqueue.ErrAttemptAbandoned))
 
 	resend, _ := q.Submit("controller-0", workqueue.Item{
 		Name: "swact",
@@ -154,9 +154,9 @@ func ExampleQueue_Purge() {
 	})
 	fmt.Println("resend:", resend.Wait(context.Background()))
 	// Output:
-	// attempt ended: workqueue: purged
+	// attempt ended: workqueue: purged (running attempt abandoned)
 	// purged: 1
-	// lost: true
+	// lost: true true
 	// resend: <nil>
 }
 

@@ -3,7 +3,6 @@ package workqueue
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -13,9 +12,11 @@ import (
 // Item is one unit of work: a function run in attempts, plus its policy.
 // Only Run is required; zero fields take the queue's defaults.
 type Item struct {
-	// Run performs one attempt. attempt counts from 1. ctx is cancelled when
-	// the attempt times out, when the item is purged or cancelled, and when
-	// Close gives up waiting; Run must return soon after that.
+	// Run performs one attempt. attempt counts from 1. ctx has the
+	// attempt's deadline and no values; it is cancelled when the attempt
+	// times out, when the item is purged or cancelled, when Close gives up
+	// waiting, and when Run returns. Run should return soon after it is
+	// cancelled (see "Orphans are bounded" in the package documentation).
 	//
 	// A nil error is success. An error wrapped with [Permanent] ends the item
 	// at once. Any other error is retried while the budget lasts (and the
@@ -52,7 +53,8 @@ type Item struct {
 	BackOff func() backoff.BackOff
 
 	// OnAttempt, if not nil, is called after every attempt, including one
-	// cut short by Purge, Cancel or Close (then Err is that cause).
+	// cut short by Purge, Cancel or Close (then Err is that cause, joined
+	// with ErrAttemptAbandoned).
 	OnAttempt func(Attempt)
 
 	// OnDone, if not nil, is called once when the item is finished, before
@@ -85,7 +87,8 @@ type Attempt struct {
 	Duration time.Duration // until Run returned, or until the attempt was cut short
 	// Err is nil on success; the error Run returned (wrapped with
 	// ErrAttemptTimeout if the attempt timed out); or ErrPurged,
-	// ErrCanceled or ErrClosed if the attempt was cut short.
+	// ErrCanceled or ErrClosed, joined with ErrAttemptAbandoned, if the
+	// attempt was cut short.
 	Err error
 	// Final reports that the item ends with this attempt. When it is false,
 	// Retry is the wait before the next attempt (the wait starts when the
@@ -128,7 +131,8 @@ func (s *stateVar) cas(old, new itemState) bool { return s.v.CompareAndSwap(uint
 // Handle tracks a submitted item. Its methods are safe for concurrent use.
 type Handle struct {
 	// Times are offsets from q.epoch, to keep a Handle small: it is the
-	// queue's only allocation per item besides the attempt's context.
+	// queue's only allocation per item (the first attempt's context is
+	// embedded).
 	q         *Queue
 	key       string
 	seq       uint64
@@ -139,53 +143,24 @@ type Handle struct {
 	lane       *lane   // nil once detached or done
 	prev, next *Handle // lane list
 	state      stateVar
-	final      bool          // stFinishing: the attempt ended the item
-	abort      outcome       // stFinishing and !final: cut short by Purge/Cancel/Close
-	wasRunning bool          // stDetached: an attempt was cut short
-	attempts   int           // attempts started
-	cutAt      time.Duration // stDetached and wasRunning: that attempt's start, -1 if none
+	attempts   int32   // attempts started
+	final      bool    // stFinishing: the attempt ended the item
+	abort      outcome // stFinishing and !final: cut short by Purge/Cancel/Close
+	wasRunning bool    // stDetached: an attempt was cut short
 	err        error
 	done       chan struct{}
 
-	// The running attempt's context is made without q.mu held (it costs a
-	// timer); cmu hands its cancel function over to Purge, Cancel and Close.
-	cmu        sync.Mutex
-	cut        bool // the running attempt was cut short
-	hasStarted bool
-	cancel     context.CancelFunc // of the running attempt
-	started    time.Duration      // start of the current attempt
+	// The running attempt's context (actx for the first attempt); set
+	// under q.mu at dispatch. Its deadline minus its timeout is its start.
+	ctx  *attemptCtx
+	actx attemptCtx
 
 	// Owned by the goroutine running the item's attempt.
 	bo backoff.BackOff
 }
 
-// setAttempt records the running attempt's cancel function and start,
-// cancelling at once if the attempt was cut short meanwhile.
-func (h *Handle) setAttempt(cancel context.CancelFunc, start time.Duration) {
-	h.cmu.Lock()
-	h.cancel, h.started, h.hasStarted = cancel, start, true
-	cut := h.cut
-	h.cmu.Unlock()
-	if cut {
-		cancel()
-	}
-}
-
-// cutAttempt cancels the running attempt (now or as soon as it has a
-// context) and returns its start, -1 if it had not started yet.
-func (h *Handle) cutAttempt() time.Duration {
-	h.cmu.Lock()
-	h.cut = true
-	cancel, started := h.cancel, h.started
-	if !h.hasStarted {
-		started = -1
-	}
-	h.cmu.Unlock()
-	if cancel != nil {
-		cancel()
-	}
-	return started
-}
+// cutAttempt cancels the running attempt.
+func (h *Handle) cutAttempt() { h.ctx.cancel(ctxCanceled) }
 
 // Key returns the lane key the item was submitted to.
 func (h *Handle) Key() string { return h.key }
@@ -232,7 +207,7 @@ func (h *Handle) Err() error {
 func (h *Handle) Attempts() int {
 	h.q.mu.Lock()
 	defer h.q.mu.Unlock()
-	return h.attempts
+	return int(h.attempts)
 }
 
 // Cancel removes the item from its lane and completes it with [ErrCanceled]
@@ -259,5 +234,5 @@ func (h *Handle) timeout(attempt int) time.Duration {
 
 // finalError wraps the non-nil cause of h's failure.
 func (h *Handle) finalError(cause error) error {
-	return &Error{Key: h.key, Seq: h.seq, Name: h.item.Name, Critical: h.item.Critical, Attempts: h.attempts, Err: cause}
+	return &Error{Key: h.key, Seq: h.seq, Name: h.item.Name, Critical: h.item.Critical, Attempts: int(h.attempts), Err: cause}
 }

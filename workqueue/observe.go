@@ -36,7 +36,9 @@ const (
 	// Final says whether the item ends with it.
 	EventAttempt
 	// EventDone: an item finished. Attempt is the number of attempts,
-	// Duration the time since Submit, Err nil or an *Error.
+	// Duration the time from Submit to the end of the item (its last
+	// attempt's end, or its removal by Purge, Cancel or Close), Err nil or
+	// an *Error.
 	EventDone
 	// EventHoldStart: the Gate was found closed while lanes had work.
 	EventHoldStart
@@ -91,10 +93,11 @@ type Stats struct {
 	Purged    uint64 // items completed with ErrPurged
 	Canceled  uint64 // items completed with ErrCanceled
 	Abandoned uint64 // items completed with ErrClosed by Close
+	Orphaned  uint64 // attempts abandoned while running (ErrAttemptAbandoned), returned or not
 
 	Pending  int // items admitted and not yet finished
 	InFlight int // attempts running or delivering their callbacks
-	Orphans  int // attempts cut short whose Run has not returned yet
+	Orphans  int // attempts cut short whose Run has not returned yet (≤ Workers+MaxOrphans)
 	Waiting  int // lanes waiting to retry their head item
 
 	Holding  bool          // the Gate is holding the queue now

@@ -336,9 +336,26 @@ func runSequence(t *testing.T, seed uint64) (Stats, bool) {
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(r.IntN(30000))*time.Millisecond)
 		defer cancel()
 	}
+	t0 := time.Now()
+	bound := cfg.CloseTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		bound = dl.Sub(t0) + CloseGrace
+	}
 	cerr := q.Close(ctx)
-	if cerr != nil && !errors.Is(cerr, context.DeadlineExceeded) {
+	if took := time.Since(t0); took > bound {
+		t.Errorf("Close took %v, bound %v", took, bound)
+	}
+	if cerr != nil && !errors.Is(cerr, context.DeadlineExceeded) && !errors.Is(cerr, ErrStuck) {
 		t.Errorf("Close = %v", cerr)
+	}
+	if errors.Is(cerr, ErrStuck) {
+		// Only a Run that ignores its context (bStubborn, at most 4 s)
+		// can outlive the grace; let it return.
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if st := q.Stats(); st.Orphans != 0 {
+			t.Errorf("orphans left after stubborn Runs returned: %+v", st)
+		}
 	}
 	if _, err := q.Submit("a", Item{Run: func(context.Context, int) error { return nil }}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Submit after Close = %v", err)
@@ -350,7 +367,7 @@ func runSequence(t *testing.T, seed uint64) (Stats, bool) {
 	for _, p := range m.problems {
 		t.Error(p)
 	}
-	var succeeded, failed, purged, canceled, abandoned, attempts uint64
+	var succeeded, failed, purged, canceled, abandoned, orphaned, attempts uint64
 	for _, it := range items {
 		if it.doneCount != 1 || !isDone(it.h) || it.h.Err() != it.result {
 			t.Errorf("key %s ord %d: %d OnDone, Done closed %v, Err %v vs OnDone %v",
@@ -367,6 +384,12 @@ func runSequence(t *testing.T, seed uint64) (Stats, bool) {
 		}
 		attempts += uint64(it.runs)
 		var e *Error
+		if errors.Is(it.result, ErrAttemptAbandoned) {
+			orphaned++
+			if !errors.Is(it.result, ErrPurged) && !errors.Is(it.result, ErrCanceled) && !errors.Is(it.result, ErrClosed) {
+				t.Errorf("key %s ord %d: abandoned attempt without a cause: %v", it.key, it.ord, it.result)
+			}
+		}
 		switch {
 		case it.result == nil:
 			succeeded++
@@ -390,7 +413,7 @@ func runSequence(t *testing.T, seed uint64) (Stats, bool) {
 	}
 	st := q.Stats()
 	want := Stats{Admitted: uint64(len(items)), Rejected: uint64(rejected), Attempts: attempts,
-		Succeeded: succeeded, Failed: failed, Purged: purged, Canceled: canceled, Abandoned: abandoned}
+		Succeeded: succeeded, Failed: failed, Purged: purged, Canceled: canceled, Abandoned: abandoned, Orphaned: orphaned}
 	got := st
 	got.Retries, got.Holds, got.Bypasses, got.HoldTime, got.Holding, got.Lanes = 0, 0, 0, 0, false, nil
 	if fmt.Sprint(got) != fmt.Sprint(want) {

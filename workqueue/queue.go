@@ -6,10 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,17 +25,26 @@ type Queue struct {
 
 	mu     sync.Mutex
 	cond   sync.Cond // workers wait here for ready lanes; L is &mu
-	lanes  map[string]*lane
+	lanes  laneTable
 	ready  ring // lanes whose head item can be dispatched, FIFO
 	timers laneHeap
-	seq    uint64
+	// slots publish the workers' running attempts; the scheduler cancels
+	// those whose deadline passes. schedAt is when the scheduler's timer
+	// fires next, as an offset from epoch (noTimer: not armed); a worker
+	// whose attempt's deadline is before it kicks the scheduler.
+	slots   []*workerSlot
+	schedAt atomic.Int64
+	seq     uint64
 
-	total    int // items held by lanes
-	pending  int // items admitted and not yet published
-	inflight int
-	orphans  int
-	workers  int // worker goroutines in their loop
-	idle     int // workers waiting on cond
+	total      int // items held by lanes
+	pending    int // items admitted and not yet published
+	inflight   int
+	orphans    int  // attempts cut short whose Run has not returned
+	workers    int  // worker goroutines in their loop, orphans included
+	idle       int  // workers waiting on cond
+	goroutines int  // workers and scheduler not exited yet
+	capLog     bool // the orphan cap was reached; log it (outside q.mu)
+	capLogged  bool
 
 	closed   bool
 	aborted  bool
@@ -46,6 +57,8 @@ type Queue struct {
 	bypass    bool
 	holdTotal time.Duration
 
+	freeLanes []*lane
+
 	warned     map[string]time.Time // last overload warning per key
 	globalWarn time.Time
 
@@ -53,14 +66,14 @@ type Queue struct {
 
 	kick     chan struct{} // wakes the scheduler
 	stop     chan struct{}
-	wg       sync.WaitGroup
+	exited   chan struct{} // closed when goroutines drops to 0 (after stop)
 	stopOnce sync.Once
 }
 
 type counters struct {
 	admitted, rejected, attempts, retries          uint64
 	succeeded, failed, purged, canceled, abandoned uint64
-	holds, bypasses                                uint64
+	holds, bypasses, orphaned                      uint64
 }
 
 type laneState uint8
@@ -72,11 +85,12 @@ const (
 	laneWaiting                  // head item waits for its retry; lane is in the timer heap
 )
 
-// lane is the per-key FIFO. It exists while it holds items (or an
-// unreported critical failure), and is forgotten by the scheduler's sweep
-// after one to two laneSweepIntervals unused, so idle keys cost nothing.
+// lane is the per-key FIFO. It exists while it holds items, an unreported
+// critical failure or a WaitLane waiter, and is dropped from q.lanes as
+// soon as it has none of them, so idle keys cost nothing.
 type lane struct {
 	key        string
+	hash       uint64 // of key, in q.lanes
 	head, tail *Handle
 	n, ncrit   int
 	state      laneState
@@ -85,7 +99,6 @@ type lane struct {
 	retryAt    time.Time
 	failure    error         // first critical failure not yet reported by WaitLane
 	idle       chan struct{} // closed when n drops to 0; made by WaitLane
-	used       bool          // received an item since the last sweep
 }
 
 // closedChan is handed out by Done for items finished before anyone asked.
@@ -137,18 +150,20 @@ func New(cfg Config) (*Queue, error) {
 		epoch:   time.Now(),
 		log:     cfg.Logger,
 		obs:     cfg.Observer,
-		lanes:   make(map[string]*lane),
+		lanes:   laneTable{seed: maphash.MakeSeed()},
 		drained: make(chan struct{}),
 		warned:  make(map[string]time.Time),
 		kick:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
+		exited:  make(chan struct{}),
 	}
 	if q.log == nil {
 		q.log = slog.New(slog.DiscardHandler)
 	}
 	q.cond.L = &q.mu
+	q.schedAt.Store(noTimer)
 	q.workers = cfg.Workers
-	q.wg.Add(cfg.Workers + 1)
+	q.goroutines = cfg.Workers + 1
 	go q.scheduler()
 	for range cfg.Workers {
 		go q.worker()
@@ -175,6 +190,7 @@ func (q *Queue) Submit(key string, item Item) (*Handle, error) {
 		item.BackOff = q.cfg.BackOff
 	}
 	h := &Handle{q: q, key: key, item: item} // allocated outside the lock
+	hash := q.lanes.hash(key)                // computed outside the lock too
 	h.state.store(stQueued)
 	if q.obs != nil { // read the clock only when something needs it
 		h.submitted = time.Since(q.epoch)
@@ -186,7 +202,7 @@ func (q *Queue) Submit(key string, item Item) (*Handle, error) {
 		q.emit(Event{Kind: EventRejected, Key: key, Critical: item.Critical, Err: ErrClosed})
 		return nil, ErrClosed
 	}
-	l := q.lanes[key]
+	l := q.lanes.getHashed(key, hash)
 	depth := 0
 	if l != nil {
 		depth = l.n
@@ -195,9 +211,8 @@ func (q *Queue) Submit(key string, item Item) (*Handle, error) {
 		return nil, q.rejectLocked(key, &item, depth, time.Now())
 	}
 	if l == nil {
-		l = q.newLaneLocked(key)
+		l = q.newLaneLocked(key, hash)
 	}
-	l.used = true
 	q.seq++
 	h.seq, h.lane = q.seq, l
 	if l.tail == nil {
@@ -288,7 +303,7 @@ func (q *Queue) shouldWarnLocked(key string, now time.Time) bool {
 // reports it.
 func (q *Queue) Purge(key string) int {
 	q.mu.Lock()
-	l := q.lanes[key]
+	l := q.lanes.get(key)
 	if l == nil {
 		q.mu.Unlock()
 		return 0
@@ -326,7 +341,7 @@ func (q *Queue) WaitLane(ctx context.Context, key string, timeout time.Duration)
 	}
 	for {
 		q.mu.Lock()
-		l := q.lanes[key]
+		l := q.lanes.get(key)
 		if l == nil || l.n == 0 {
 			err := q.takeFailureLocked(l)
 			q.mu.Unlock()
@@ -343,7 +358,7 @@ func (q *Queue) WaitLane(ctx context.Context, key string, timeout time.Duration)
 			return ctx.Err()
 		case <-deadline:
 			q.mu.Lock()
-			l = q.lanes[key]
+			l = q.lanes.get(key)
 			var crit, all int
 			if l != nil {
 				crit, all = l.ncrit, l.n
@@ -368,6 +383,7 @@ func (q *Queue) takeFailureLocked(l *lane) error {
 	}
 	err := l.failure
 	l.failure = nil
+	q.dropIfUnusedLocked(l)
 	return err
 }
 
@@ -375,7 +391,7 @@ func (q *Queue) takeFailureLocked(l *lane) error {
 func (q *Queue) Len(key string) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if l := q.lanes[key]; l != nil {
+	if l := q.lanes.get(key); l != nil {
 		return l.n
 	}
 	return 0
@@ -398,6 +414,7 @@ func (q *Queue) Stats() Stats {
 		Pending:   q.pending,
 		InFlight:  q.inflight,
 		Orphans:   q.orphans,
+		Orphaned:  q.st.orphaned,
 		Waiting:   len(q.timers),
 		Holding:   q.heldCh != nil,
 		Holds:     q.st.holds,
@@ -407,8 +424,11 @@ func (q *Queue) Stats() Stats {
 	if q.heldCh != nil {
 		s.HoldTime += time.Since(q.holdStart)
 	}
-	s.Lanes = make([]LaneStats, 0, len(q.lanes))
-	for _, l := range q.lanes {
+	s.Lanes = make([]LaneStats, 0, q.lanes.len())
+	for _, l := range q.lanes.slots {
+		if l == nil {
+			continue
+		}
 		if l.n == 0 && l.failure == nil {
 			continue // idle, kept for reuse until swept
 		}
@@ -422,17 +442,27 @@ func (q *Queue) Stats() Stats {
 	return s
 }
 
-// Close stops admission (Submit returns [ErrClosed]) and waits until every
-// admitted item has finished — queued items, retry waits and gate holds
-// included — or ctx is done. In the second case it completes the remaining
-// items with [ErrClosed] (wrapped in an *Error), cancelling running
-// attempts, and returns ctx.Err(). It then stops the workers and the
-// scheduler and waits for all of them, including goroutines still running
-// attempts that were cut short, so Run functions must honour their context.
+// Close stops admission (Submit returns [ErrClosed]) and lets admitted work
+// finish — queued items, retry waits and gate holds included — until ctx is
+// done or, if ctx has no deadline, until Config.CloseTimeout minus
+// [CloseGrace] has passed. If work remains then, it completes the remaining
+// items with [ErrClosed] (wrapped in an *Error; joined with
+// [ErrAttemptAbandoned] for a running attempt, whose context it cancels) and
+// returns ctx.Err() (or an error wrapping context.DeadlineExceeded on
+// CloseTimeout). It then stops the workers and the scheduler and waits for
+// them at most CloseGrace: attempts whose Run ignores its cancelled context
+// are left behind (they end when Run returns, counted in Stats.Orphans
+// meanwhile) and Close's error wraps [ErrStuck].
+//
+// So Close returns within ctx's deadline plus CloseGrace, or within
+// CloseTimeout for a context without a deadline, whatever the attempt
+// functions do (callbacks and the Observer must still be quick). When every
+// Run honours its context, every goroutine the queue started has exited
+// when Close returns.
 //
 // Close is idempotent and may be called concurrently; every call returns
-// after the goroutines have exited. Do not call it from a callback or an
-// Observer (it would wait for itself).
+// within its own bound. Do not call it from a callback or an Observer (it
+// would wait for itself).
 func (q *Queue) Close(ctx context.Context) error {
 	q.mu.Lock()
 	first, pending := !q.closed, q.pending
@@ -445,15 +475,32 @@ func (q *Queue) Close(ctx context.Context) error {
 		q.log.Debug("work queue closing", "pending", pending)
 	}
 
+	grace := CloseGrace
+	var timeout <-chan time.Time
+	if _, ok := ctx.Deadline(); !ok {
+		drain := q.cfg.CloseTimeout - CloseGrace
+		if drain < 0 {
+			drain, grace = 0, q.cfg.CloseTimeout
+		}
+		t := time.NewTimer(drain)
+		defer t.Stop()
+		timeout = t.C
+	}
 	var err error
 	select {
 	case <-q.drained:
 	case <-ctx.Done():
+		err = ctx.Err()
+	case <-timeout:
+		err = fmt.Errorf("workqueue: work left after CloseTimeout %v: %w", q.cfg.CloseTimeout, context.DeadlineExceeded)
+	}
+	if err != nil {
 		q.mu.Lock()
 		finished := q.isDrain && !q.aborted
 		q.mu.Unlock()
-		if !finished {
-			err = ctx.Err()
+		if finished {
+			err = nil
+		} else {
 			q.abort()
 		}
 	}
@@ -463,9 +510,29 @@ func (q *Queue) Close(ctx context.Context) error {
 		q.cond.Broadcast()
 		q.mu.Unlock()
 		close(q.stop)
-		q.wg.Wait()
 	})
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-q.exited:
+	case <-t.C:
+		q.mu.Lock()
+		left, orphans := q.goroutines, q.orphans
+		q.mu.Unlock()
+		q.log.Error("work queue closed with attempts still running (their Run ignores its cancelled context); goroutines left behind",
+			"goroutines", left, "orphans", orphans, "grace", grace)
+		err = errors.Join(err, fmt.Errorf("%w: %d goroutine(s) still running %v after the drain ended (%d orphaned attempts)",
+			ErrStuck, left, grace, orphans))
+	}
 	return err
+}
+
+// exitLocked records that a worker or the scheduler is exiting.
+func (q *Queue) exitLocked() {
+	q.goroutines--
+	if q.goroutines == 0 {
+		close(q.exited)
+	}
 }
 
 // abort completes every item still held by a lane with ErrClosed.
@@ -478,7 +545,7 @@ func (q *Queue) abort() {
 	q.aborted = true
 	var out []*Handle
 	var n int
-	for _, l := range q.lanes {
+	for _, l := range q.lanes.all() { // purging drops lanes from the table
 		o, k := q.purgeLaneLocked(l, ErrClosed)
 		out = append(out, o...)
 		n += k
@@ -499,12 +566,16 @@ func (q *Queue) emit(e Event) {
 
 // ---- lane bookkeeping (all with q.mu held) ----
 
-func (q *Queue) newLaneLocked(key string) *lane {
-	l := &lane{key: key, heapIdx: -1}
-	q.lanes[key] = l
-	if len(q.lanes) == 1 {
-		q.kickScheduler() // it arms the sweep timer only while lanes exist
+func (q *Queue) newLaneLocked(key string, hash uint64) *lane {
+	var l *lane
+	if n := len(q.freeLanes); n > 0 {
+		l = q.freeLanes[n-1]
+		q.freeLanes = q.freeLanes[:n-1]
+		l.key, l.hash = key, hash
+	} else {
+		l = &lane{key: key, hash: hash, heapIdx: -1}
 	}
+	q.lanes.put(l)
 	return l
 }
 
@@ -513,24 +584,31 @@ func (l *lane) unusedLocked() bool {
 	return l.n == 0 && !l.inReady && l.heapIdx < 0 && l.failure == nil && l.idle == nil && l.state == laneIdle
 }
 
-// laneSweepInterval is how often the scheduler forgets lanes that stayed
-// unused since the previous sweep. Keeping an idle lane for a while saves
-// a map delete and insert per item on keys that come back (measured: about
-// a fifth of the per-item cost with 10,000 keys).
-const laneSweepInterval = time.Minute
-
-// sweepLocked forgets the lanes unused since the previous sweep.
-func (q *Queue) sweepLocked() {
-	for k, l := range q.lanes {
-		switch {
-		case !l.unusedLocked():
-		case l.used:
-			l.used = false
-		default:
-			delete(q.lanes, k)
-		}
+// dropIfUnusedLocked forgets l if it is unused: an idle key costs nothing
+// (the table shrinks as keys go idle, see laneTable). Dropping a lane and
+// making it again when its key comes back costs a table delete and insert;
+// the table then holds only the keys with work, which keeps lookups in
+// cache with many keys. Dropped lanes are kept for reuse, up to
+// maxFreeLanes.
+func (q *Queue) dropIfUnusedLocked(l *lane) {
+	if !l.unusedLocked() {
+		return
+	}
+	q.lanes.del(l)
+	if len(q.freeLanes) < maxFreeLanes {
+		*l = lane{heapIdx: -1}
+		q.freeLanes = append(q.freeLanes, l)
 	}
 }
+
+// maxFreeLanes is how many dropped lanes the queue keeps for reuse (128
+// bytes each, 128 KiB at most), to save an allocation per item when keys
+// come and go.
+const maxFreeLanes = 1024
+
+// compactMin is the smallest ready ring or timer heap that shrinks when it
+// is down to an eighth of its capacity.
+const compactMin = 1024
 
 // pushReadyLocked marks l ready and queues it for a worker. It reports
 // whether an idle worker should be woken (q.cond.Signal, which does not need
@@ -573,6 +651,7 @@ func (q *Queue) laneShrunkLocked(l *lane) {
 		close(l.idle)
 		l.idle = nil
 	}
+	q.dropIfUnusedLocked(l)
 }
 
 // cutLocked ends h with cause on behalf of Purge, Cancel or Close. A queued
@@ -606,16 +685,21 @@ func (q *Queue) detachLocked(h *Handle, running bool) {
 	l := h.lane
 	wasHead := l.head == h
 	if running {
-		h.cutAt = h.cutAttempt()
+		h.cutAttempt()
 		h.wasRunning = true
 		q.inflight--
 		q.orphans++
+		q.st.orphaned++
 		// The cut-short Run may take a while to return; keep Workers
-		// goroutines available for live attempts.
+		// goroutines available for live attempts, up to the cap.
 		if !q.aborted && !q.stopping {
-			q.workers++
-			q.wg.Add(1)
-			go q.worker()
+			if q.workers < q.cfg.Workers+q.cfg.MaxOrphans {
+				q.workers++
+				q.goroutines++
+				go q.worker()
+			} else if !q.capLogged {
+				q.capLog, q.capLogged = true, true
+			}
 		}
 	}
 	q.unlinkLocked(l, h)
@@ -663,35 +747,50 @@ func (q *Queue) deliverDetached(out []*Handle, cause error) {
 	now := time.Now()
 	errs := make([]error, len(out))
 	for i, h := range out {
-		errs[i] = h.finalError(cause)
 		if h.wasRunning {
-			start := now // if cut before its context was made
-			if h.cutAt >= 0 {
-				start = q.epoch.Add(h.cutAt)
+			errs[i] = h.finalError(&abandonedError{cause})
+		} else {
+			errs[i] = h.finalError(cause)
+		}
+		if h.wasRunning {
+			start := now // cut before its deadline was set
+			if dl, _ := h.ctx.state(); !dl.IsZero() {
+				start = dl.Add(-h.timeout(int(h.attempts)))
 			}
-			a := Attempt{Key: h.key, Seq: h.seq, Name: h.item.Name, Critical: h.item.Critical, Number: h.attempts,
-				Start: start, Duration: now.Sub(start), Err: cause, Final: true}
+			a := Attempt{Key: h.key, Seq: h.seq, Name: h.item.Name, Critical: h.item.Critical, Number: int(h.attempts),
+				Start: start, Duration: now.Sub(start), Err: errs[i].(*Error).Err, Final: true}
 			if h.item.OnAttempt != nil {
 				h.item.OnAttempt(a)
 			}
-			q.emit(Event{Kind: EventAttempt, Key: h.key, Seq: h.seq, Critical: h.item.Critical, Attempt: a.Number, Final: true, Duration: a.Duration, Err: cause})
+			q.emit(Event{Kind: EventAttempt, Key: h.key, Seq: h.seq, Critical: h.item.Critical, Attempt: a.Number, Final: true, Duration: a.Duration, Err: a.Err})
 		}
-		q.doneCallbacks(h, errs[i])
+		q.doneCallbacks(h, errs[i], -1)
 	}
 	q.mu.Lock()
 	for i, h := range out {
 		q.publishLocked(h, errs[i], outcomeOf(cause))
 	}
+	capLog := q.capLog
+	q.capLog = false
 	q.mu.Unlock()
+	if capLog {
+		q.log.Error("work queue orphan cap reached: attempts cut short ignore their context; stuck workers are no longer replaced",
+			"workers", q.cfg.Workers, "max_orphans", q.cfg.MaxOrphans)
+	}
 }
 
-func (q *Queue) doneCallbacks(h *Handle, err error) {
+// doneCallbacks calls OnDone and reports EventDone; end is the offset from
+// q.epoch at which the item ended, -1 to read the clock.
+func (q *Queue) doneCallbacks(h *Handle, err error, end time.Duration) {
 	if h.item.OnDone != nil {
-		h.item.OnDone(Result{Key: h.key, Seq: h.seq, Name: h.item.Name, Critical: h.item.Critical, Attempts: h.attempts, Err: err})
+		h.item.OnDone(Result{Key: h.key, Seq: h.seq, Name: h.item.Name, Critical: h.item.Critical, Attempts: int(h.attempts), Err: err})
 	}
 	if q.obs != nil {
-		q.obs.Observe(Event{Kind: EventDone, Key: h.key, Seq: h.seq, Critical: h.item.Critical, Attempt: h.attempts,
-			Final: true, Duration: time.Since(q.epoch) - h.submitted, Err: err})
+		if end < 0 {
+			end = time.Since(q.epoch)
+		}
+		q.obs.Observe(Event{Kind: EventDone, Key: h.key, Seq: h.seq, Critical: h.item.Critical, Attempt: int(h.attempts),
+			Final: true, Duration: end - h.submitted, Err: err})
 	}
 }
 

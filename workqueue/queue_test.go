@@ -74,12 +74,21 @@ func TestOverloadRefusesItem101(t *testing.T) {
 			t.Errorf("lanes %+v", st.Lanes)
 		}
 		close(release)
-		for _, h := range hs {
-			h.Wait(t.Context())
+		for i, h := range hs {
+			if err := h.Wait(t.Context()); err != nil {
+				t.Fatalf("item %d: %v", i+1, err)
+			}
 		}
-		for i, v := range ran[1:] { // ran[0] is host-2's item
+		// host-2's item ran first (item 1 was blocked before recording
+		// itself), then every host-1 item exactly once, in order.
+		mu.Lock()
+		defer mu.Unlock()
+		if len(ran) != 101 || ran[0] != 1000 {
+			t.Fatalf("ran %d items %v, want host-2's then items 1..100", len(ran), ran)
+		}
+		for i, v := range ran[1:] {
 			if v != i+1 {
-				t.Fatalf("FIFO broken: %v", ran)
+				t.Fatalf("FIFO broken at %d: %v", i, ran)
 			}
 		}
 	})

@@ -690,51 +690,71 @@ func TestPurgeDuringCallbacks(t *testing.T) {
 	})
 }
 
-// Idle lanes are kept for reuse, then forgotten by the scheduler's sweep
-// after one to two sweep intervals; lanes with work or an unreported
-// failure are kept.
-func TestIdleLanesSwept(t *testing.T) {
+// A lane is dropped as soon as it is idle; lanes with work, an unreported
+// failure or a WaitLane waiter are kept. The table and the ready ring
+// shrink as lanes go, so the memory of many keys is given back.
+func TestIdleLanesDropped(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		q := newTestQueue(t, nil)
 		defer closeQueue(t, q)
-		lanes := func() int {
+		lanes := func() (n, peak, ring int) {
 			q.mu.Lock()
 			defer q.mu.Unlock()
-			return len(q.lanes)
+			return q.lanes.len(), len(q.lanes.slots), len(q.ready.buf)
 		}
 		for i := range 100 {
 			h, _ := q.Submit(fmt.Sprint("idle-", i), Item{Run: func(context.Context, int) error { return nil }})
-			h.Wait(t.Context())
+			if err := h.Wait(t.Context()); err != nil {
+				t.Fatal(err)
+			}
 		}
 		q.Submit("failed", Item{Critical: true, Run: func(context.Context, int) error { return Permanent(errors.New("x")) }})
 		block := make(chan struct{})
 		q.Submit("busy", Item{Timeout: time.Hour, Run: func(context.Context, int) error { <-block; return nil }})
 		synctest.Wait()
-		if n := lanes(); n != 102 {
-			t.Fatalf("%d lanes, want 102", n)
+		if n, _, _ := lanes(); n != 2 {
+			t.Fatalf("%d lanes, want 2 (failed, busy)", n)
 		}
 		if st := q.Stats(); len(st.Lanes) != 2 {
-			t.Errorf("Stats lists idle lanes: %+v", st.Lanes)
-		}
-		time.Sleep(laneSweepInterval)
-		synctest.Wait()
-		if n := lanes(); n != 102 {
-			t.Errorf("after one interval: %d lanes, want 102 (used since the last sweep)", n)
-		}
-		time.Sleep(laneSweepInterval)
-		synctest.Wait()
-		if n := lanes(); n != 2 {
-			t.Errorf("after two intervals: %d lanes, want 2 (failed, busy)", n)
+			t.Errorf("Stats lanes: %+v", st.Lanes)
 		}
 		if err := q.WaitLane(t.Context(), "failed", 0); err == nil {
 			t.Error("failure record lost")
 		}
-		close(block)
-		q.WaitLane(t.Context(), "busy", 0)
-		time.Sleep(2 * laneSweepInterval)
+		if n, _, _ := lanes(); n != 1 {
+			t.Errorf("%d lanes after the failure was reported, want 1 (busy)", n)
+		}
+		waited := make(chan error)
+		go func() { waited <- q.WaitLane(t.Context(), "busy", 0) }()
 		synctest.Wait()
-		if n := lanes(); n != 0 {
+		close(block)
+		if err := <-waited; err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if n, _, _ := lanes(); n != 0 {
 			t.Errorf("%d lanes left", n)
+		}
+
+		// 5,000 keys with work at once, then none: the table is rebuilt.
+		block = make(chan struct{})
+		var hs []*Handle
+		for i := range 5000 {
+			h, _ := q.Submit(fmt.Sprint("k-", i), Item{Timeout: time.Hour, Run: func(context.Context, int) error { <-block; return nil }})
+			hs = append(hs, h)
+		}
+		if n, slots, ring := lanes(); n != 5000 || slots < 5000 || ring < 4000 {
+			t.Errorf("lanes %d slots %d ring %d with 5,000 keys busy", n, slots, ring)
+		}
+		close(block)
+		for _, h := range hs {
+			if err := h.Wait(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		synctest.Wait()
+		if n, slots, ring := lanes(); n != 0 || slots > minLaneSlots || ring > compactMin {
+			t.Errorf("after the burst: lanes %d slots %d ring %d, want the table and ring shrunk", n, slots, ring)
 		}
 	})
 }

@@ -3,6 +3,9 @@ package workqueue
 import (
 	"container/heap"
 	"context"
+	"math"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -11,42 +14,53 @@ import (
 // worker dispatches ready lanes until the queue stops, or until it returns
 // from a cut-short attempt while a replacement worker exists.
 func (q *Queue) worker() {
-	defer q.wg.Done()
+	slot := new(workerSlot)
 	q.mu.Lock()
-	fresh := false // the gate was consulted since the last wait
+	q.slots = append(q.slots, slot)
+	fresh := false           // the gate was consulted for the next dispatch
+	var held <-chan struct{} // and found closed, with this channel
 	for !q.stopping {
 		if q.ready.len() == 0 || (q.heldCh != nil && !q.bypass) {
 			q.idle++
 			q.cond.Wait()
 			q.idle--
-			fresh = false
+			fresh, held = false, nil
 			continue
 		}
 		if q.cfg.Gate != nil && !fresh {
 			// Consult the gate without holding the lock: it is foreign code.
 			q.mu.Unlock()
-			ch := q.cfg.Gate.Held()
+			held = q.cfg.Gate.Held()
 			q.mu.Lock()
 			fresh = true
-			if ch != nil {
-				q.noteHeldLocked(ch)
-			}
+			continue
+		}
+		if held != nil {
+			// Closed, with work ready: a hold (unless bypassed, see the top).
+			q.noteHeldLocked(held)
+			held = nil
 			continue
 		}
 		fresh = false
 		l := q.ready.popFront()
 		l.inReady = false
 		if l.state != laneReady {
+			q.dropIfUnusedLocked(l)
 			continue // stale entry: the lane was purged meanwhile
 		}
 		if q.ready.len() > 0 && q.idle > 0 {
 			q.cond.Signal() // more work: wake another worker
 		}
-		if !q.runLocked(l) {
+		var cont bool
+		if cont, fresh, held = q.runLocked(l, slot); !cont {
 			break
 		}
 	}
 	q.workers--
+	if i := slices.Index(q.slots, slot); i >= 0 {
+		q.slots = slices.Delete(q.slots, i, i+1)
+	}
+	q.exitLocked()
 	q.mu.Unlock()
 }
 
@@ -69,34 +83,47 @@ func (q *Queue) noteHeldLocked(ch <-chan struct{}) {
 }
 
 // runLocked runs one attempt of l's head item. It is called and returns with
-// q.mu held, and reports whether the worker should go on.
-func (q *Queue) runLocked(l *lane) bool {
+// q.mu held, and reports whether the worker should go on, and whether it
+// consulted the gate just before taking q.mu back: the worker then uses that
+// answer for its next dispatch, as it would after consulting the gate
+// itself (Held, then q.mu), which saves releasing and retaking q.mu.
+func (q *Queue) runLocked(l *lane, slot *workerSlot) (cont, fresh bool, held <-chan struct{}) {
 	h := l.head
 	l.state = laneRunning
 	h.state.store(stRunning)
 	h.attempts++
-	n := h.attempts
+	n := int(h.attempts)
 	timeout := h.timeout(n)
 	q.inflight++
 	q.st.attempts++
+	ctx := &h.actx
+	if n > 1 {
+		ctx = new(attemptCtx)
+	}
+	h.ctx = ctx // for Purge, Cancel and Close, which may cut it from now on
 	q.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	// The clock is slow on some machines: derive the start from the
-	// deadline WithTimeout computed, and read the end only if needed.
-	dl, _ := ctx.Deadline()
-	start := dl.Add(-timeout)
-	h.setAttempt(cancel, start.Sub(q.epoch))
+	// Outside the lock: read the clock, set the deadline, publish it.
+	off := time.Since(q.epoch) // one monotonic clock read, cheaper than time.Now
+	start := q.epoch.Add(off)
+	ctx.setDeadline(start.Add(timeout))
+	slot.ctx.Store(ctx)
+	if int64(off+timeout) < q.schedAt.Load() {
+		q.kickScheduler() // see scheduler: it rescans after publishing schedAt
+	}
 
 	err := h.item.Run(ctx, n)
 	var dur time.Duration
+	end := time.Duration(-1) // read the clock only if needed, once
 	if h.item.OnAttempt != nil || q.obs != nil {
-		dur = time.Since(start)
+		end = time.Since(q.epoch)
+		dur = end - off
 	}
 	if err != nil && ctx.Err() == context.DeadlineExceeded {
 		err = &timeoutError{after: timeout, err: err}
 	}
-	cancel()
+	ctx.cancel(ctxCanceled)
+	slot.ctx.Store(nil)
 
 	// Classify outside the lock: the backoff policy is foreign code. h.bo
 	// belongs to whoever runs h's attempt, which is this goroutine.
@@ -118,16 +145,17 @@ func (q *Queue) runLocked(l *lane) bool {
 	h.final = final // published by the swap below
 	if !h.state.cas(stRunning, stFinishing) {
 		// Purge, Cancel or Close cut this attempt short and completed the
-		// item; the lane has moved on. Exit if a replacement took our place.
+		// item; the lane has moved on. Exit if a replacement took our place
+		// (more workers than Workers that are not stuck in a Run).
 		q.mu.Lock()
 		q.orphans--
-		return q.workers <= q.cfg.Workers
+		return q.workers-q.orphans <= q.cfg.Workers, false, nil
 	}
 	if err == nil && h.item.OnAttempt == nil && h.item.OnDone == nil && q.obs == nil {
-		q.mu.Lock()
+		fresh, held = q.lockAfterGate()
 		q.inflight--
 		q.finishHeadLocked(l, h, nil, outSucceeded) // fast path: nothing to call
-		return true
+		return true, fresh, held
 	}
 
 	// Callbacks and logs, lock released, lane still busy: the next attempt
@@ -148,28 +176,41 @@ func (q *Queue) runLocked(l *lane) bool {
 			ferr, o = h.finalError(err), outFailed
 			q.logFailure(h, ferr)
 		}
-		q.doneCallbacks(h, ferr)
+		q.doneCallbacks(h, ferr, end)
 	} else {
 		q.log.Info("work queue attempt failed, will retry", "key", h.key, "seq", h.seq, "item", h.item.Name,
 			"attempt", n, "of", h.item.Attempts, "retry_in", wait, "err", err)
 	}
 
-	q.mu.Lock()
+	fresh, held = q.lockAfterGate()
 	q.inflight--
 	if !final && h.abort != 0 {
 		// Purged, cancelled or abandoned while we delivered the callbacks.
 		o, final = h.abort, true
 		ferr = h.finalError(o.cause())
 		q.mu.Unlock()
-		q.doneCallbacks(h, ferr)
+		q.doneCallbacks(h, ferr, -1)
 		q.mu.Lock()
+		fresh, held = false, nil
 	}
 	if final {
 		q.finishHeadLocked(l, h, ferr, o)
 	} else {
 		q.retryLocked(l, h, wait)
 	}
-	return true
+	return true, fresh, held
+}
+
+// lockAfterGate consults the gate, if any, then locks q.mu. It reports
+// whether it consulted the gate, and what Held returned.
+func (q *Queue) lockAfterGate() (bool, <-chan struct{}) {
+	if q.cfg.Gate == nil {
+		q.mu.Lock()
+		return false, nil
+	}
+	ch := q.cfg.Gate.Held() // foreign code: without q.mu
+	q.mu.Lock()
+	return true, ch
 }
 
 func (q *Queue) logFailure(h *Handle, err error) {
@@ -212,16 +253,47 @@ func (q *Queue) retryLocked(l *lane, h *Handle, wait time.Duration) {
 	}
 }
 
+// workerSlot publishes the context of the attempt a worker is running.
+type workerSlot struct{ ctx atomic.Pointer[attemptCtx] }
+
+// noTimer is schedAt when the scheduler's timer is not armed.
+const noTimer = math.MaxInt64
+
+// scanDeadlinesLocked appends to expired the live attempts whose deadline
+// is not after now, and returns the earliest other deadline (zero if none).
+func (q *Queue) scanDeadlinesLocked(now time.Time, expired []*attemptCtx) (time.Time, []*attemptCtx) {
+	var next time.Time
+	for _, s := range q.slots {
+		c := s.ctx.Load()
+		if c == nil {
+			continue
+		}
+		dl, live := c.state()
+		switch {
+		case !live || dl.IsZero():
+		case !dl.After(now):
+			expired = append(expired, c)
+		case next.IsZero() || dl.Before(next):
+			next = dl
+		}
+	}
+	return next, expired
+}
+
 // scheduler moves lanes whose retry wait is over to the ready ring, and
 // tracks gate holds: it notices when the gate opens and when a hold reaches
 // MaxHold. It is the only goroutine besides the workers.
 func (q *Queue) scheduler() {
-	defer q.wg.Done()
+	defer func() {
+		q.mu.Lock()
+		q.exitLocked()
+		q.mu.Unlock()
+	}()
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	defer t.Stop()
 	var announced uint64 // holds announced so far
-	nextSweep := time.Now().Add(laneSweepInterval)
+	var expired []*attemptCtx
 	for {
 		q.mu.Lock()
 		if q.stopping {
@@ -229,10 +301,6 @@ func (q *Queue) scheduler() {
 			return
 		}
 		now := time.Now()
-		if !now.Before(nextSweep) {
-			q.sweepLocked()
-			nextSweep = now.Add(laneSweepInterval)
-		}
 		for len(q.timers) > 0 && !q.timers[0].retryAt.After(now) {
 			l := heap.Pop(&q.timers).(*lane)
 			if q.pushReadyLocked(l) {
@@ -243,8 +311,10 @@ func (q *Queue) scheduler() {
 		if len(q.timers) > 0 {
 			next = q.timers[0].retryAt
 		}
-		if len(q.lanes) > 0 && (next.IsZero() || nextSweep.Before(next)) {
-			next = nextSweep
+		var dl time.Time
+		dl, expired = q.scanDeadlinesLocked(now, expired)
+		if !dl.IsZero() && (next.IsZero() || dl.Before(next)) {
+			next = dl
 		}
 		held := q.heldCh
 		var startEv, bypassEv bool
@@ -266,7 +336,32 @@ func (q *Queue) scheduler() {
 				}
 			}
 		}
+		// An armed timer is kept rather than stopped early (a spurious
+		// wake is cheap): attempts then start without kicking the
+		// scheduler as long as their deadlines come after it.
+		if armed := q.epoch.Add(time.Duration(q.schedAt.Load())); q.schedAt.Load() != noTimer &&
+			armed.After(now) && (next.IsZero() || armed.Before(next)) {
+			next = armed
+		}
+		if next.IsZero() {
+			q.schedAt.Store(noTimer)
+		} else {
+			q.schedAt.Store(int64(next.Sub(q.epoch)))
+			// A worker publishes its attempt, then compares its deadline
+			// with schedAt; we publish schedAt, then look at the attempts
+			// again: one of the two sees the other (sequentially
+			// consistent atomics), so no deadline is missed.
+			if dl, _ := q.scanDeadlinesLocked(now, nil); !dl.IsZero() && dl.Before(next) {
+				q.kickScheduler()
+			}
+		}
 		q.mu.Unlock()
+
+		for i, c := range expired {
+			c.cancel(ctxExpired)
+			expired[i] = nil
+		}
+		expired = expired[:0]
 
 		if startEv {
 			q.log.Info("work queue held: gate closed")
@@ -325,11 +420,7 @@ func (r *ring) len() int { return r.n }
 
 func (r *ring) pushBack(l *lane) {
 	if r.n == len(r.buf) {
-		nb := make([]*lane, max(16, 2*len(r.buf)))
-		for i := range r.n {
-			nb[i] = r.buf[(r.head+i)%len(r.buf)]
-		}
-		r.buf, r.head = nb, 0
+		r.resize(max(16, 2*len(r.buf)))
 	}
 	r.buf[(r.head+r.n)%len(r.buf)] = l
 	r.n++
@@ -340,7 +431,18 @@ func (r *ring) popFront() *lane {
 	r.buf[r.head] = nil
 	r.head = (r.head + 1) % len(r.buf)
 	r.n--
+	if len(r.buf) >= compactMin && r.n < len(r.buf)/8 {
+		r.resize(len(r.buf) / 2) // give memory back, amortised O(1)
+	}
 	return l
+}
+
+func (r *ring) resize(size int) {
+	nb := make([]*lane, size)
+	for i := range r.n {
+		nb[i] = r.buf[(r.head+i)%len(r.buf)]
+	}
+	r.buf, r.head = nb, 0
 }
 
 // laneHeap orders waiting lanes by retry time (container/heap).
@@ -367,5 +469,8 @@ func (h *laneHeap) Pop() any {
 	old[n-1] = nil
 	l.heapIdx = -1
 	*h = old[:n-1]
+	if c := cap(old); c >= compactMin && n-1 < c/8 {
+		*h = append(make(laneHeap, 0, c/2), *h...) // give memory back
+	}
 	return l
 }
