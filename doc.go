@@ -30,7 +30,8 @@
 // Above them, mtce holds the StarlingX domain types, the agent↔client wire
 // protocol (mtce/wire), StarlingX's configuration files (mtce/config), the
 // platform clients (mtce/sm, mtce/vim, mtce/sysinv, mtce/barbican) and an
-// embeddable platform simulator (mtce/sim). The daemons under cmd/ (planned)
+// embeddable platform simulator (mtce/sim), the swact controller on fsm
+// (mtce/swact) and the agent's inbound event API (mtce/eventapi). The daemons under cmd/ (planned)
 // will be thin mains over those; examples/ holds runnable programs.
 //
 // # How they combine
