@@ -256,29 +256,15 @@ func BenchmarkKeystoneHang(b *testing.B) {
 					ctx, cancel := context.WithTimeout(context.Background(), window)
 					var once sync.Once
 					recovered := make(chan time.Duration, 1)
-					var wg sync.WaitGroup
 					var fails atomic.Int64
-					for range workers {
-						wg.Go(func() {
-							tick := time.NewTicker(pace)
-							defer tick.Stop()
-							for ctx.Err() == nil {
-								select {
-								case <-tick.C:
-								case <-ctx.Done():
-									return
-								}
-								rctx, rcancel := context.WithTimeout(ctx, reqTimeout)
-								err := c.get(rctx)
-								rcancel()
-								if err == nil {
-									once.Do(func() { recovered <- time.Since(t0); cancel() })
-									return
-								}
-								fails.Add(1)
-							}
-						})
-					}
+					wg := paceCallers(ctx, workers, pace, reqTimeout, c, func(err error) bool {
+						if err == nil {
+							once.Do(func() { recovered <- time.Since(t0); cancel() })
+							return true
+						}
+						fails.Add(1)
+						return false
+					})
 					select {
 					case d := <-recovered:
 						recov = append(recov, d)
@@ -394,32 +380,18 @@ func BenchmarkKeystoneOutage(b *testing.B) {
 					recovered := make(chan time.Duration, 1)
 					var once sync.Once
 					var fails atomic.Int64
-					var wg sync.WaitGroup
-					for range workers {
-						wg.Go(func() {
-							tick := time.NewTicker(pace)
-							defer tick.Stop()
-							for ctx.Err() == nil {
-								select {
-								case <-tick.C:
-								case <-ctx.Done():
-									return
-								}
-								rctx, rcancel := context.WithTimeout(ctx, reqTimeout)
-								err := c.get(rctx)
-								rcancel()
-								if err != nil {
-									fails.Add(1)
-									continue
-								}
-								if back := backNanos.Load(); back != 0 {
-									once.Do(func() { recovered <- time.Duration(time.Now().UnixNano() - back) })
-									cancel()
-									return
-								}
-							}
-						})
-					}
+					wg := paceCallers(ctx, workers, pace, reqTimeout, c, func(err error) bool {
+						if err != nil {
+							fails.Add(1)
+							return false
+						}
+						if back := backNanos.Load(); back != 0 {
+							once.Do(func() { recovered <- time.Duration(time.Now().UnixNano() - back) })
+							cancel()
+							return true
+						}
+						return false
+					})
 					time.Sleep(outage)
 					authDown += int64(fake.AuthRequests() - a0)
 					backNanos.Store(time.Now().UnixNano())
@@ -450,4 +422,31 @@ func BenchmarkKeystoneOutage(b *testing.B) {
 			})
 		}
 	}
+}
+
+// paceCallers starts workers goroutines that each call c.get every pace,
+// each call bounded by reqTimeout, until ctx ends or handle (called with
+// each call's result) returns true. Join them with the returned WaitGroup.
+func paceCallers(ctx context.Context, workers int, pace, reqTimeout time.Duration, c client, handle func(err error) (stop bool)) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			tick := time.NewTicker(pace)
+			defer tick.Stop()
+			for ctx.Err() == nil {
+				select {
+				case <-tick.C:
+				case <-ctx.Done():
+					return
+				}
+				rctx, rcancel := context.WithTimeout(ctx, reqTimeout)
+				err := c.get(rctx)
+				rcancel()
+				if handle(err) {
+					return
+				}
+			}
+		})
+	}
+	return &wg
 }
