@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"opendev.org/starlingx/metal-go/cmd/internal/localhttp"
 )
 
 // Errors of this package.
@@ -25,7 +24,7 @@ var (
 	// ErrNotLoopback is wrapped by Config.Validate (and so New) when Addr
 	// is not a loopback address or a unix socket; also by Listen when
 	// "localhost" resolved to something else.
-	ErrNotLoopback = errors.New("metrics: address must be loopback (127.0.0.0/8, ::1, localhost) or unix:/path")
+	ErrNotLoopback = localhttp.ErrNotLoopback
 	// ErrStarted is returned by Listen or Run on a server already started.
 	ErrStarted = errors.New("metrics: server already started")
 	// ErrNotListening is returned by Serve before Listen.
@@ -33,7 +32,7 @@ var (
 )
 
 // UnixPrefix marks a unix socket path in Config.Addr.
-const UnixPrefix = "unix:"
+const UnixPrefix = localhttp.UnixPrefix
 
 // Config configures a Server.
 type Config struct {
@@ -59,38 +58,13 @@ func DefaultConfig() Config {
 // loopback nor a unix socket (wrapping ErrNotLoopback), or a negative
 // timeout. It does no I/O.
 func (c Config) Validate() error {
-	if _, _, err := parseAddr(c.Addr); err != nil {
-		return err
+	if _, _, err := localhttp.ParseAddr(c.Addr); err != nil {
+		return fmt.Errorf("metrics: %w", err)
 	}
 	if c.ShutdownTimeout < 0 || c.ReadHeaderTimeout < 0 {
 		return errors.New("metrics: timeouts must not be negative")
 	}
 	return nil
-}
-
-// parseAddr returns the network and address to listen on.
-func parseAddr(addr string) (network, address string, err error) {
-	if path, ok := strings.CutPrefix(addr, UnixPrefix); ok {
-		if !strings.HasPrefix(path, "/") {
-			return "", "", fmt.Errorf("%w: unix socket path %q is not absolute", ErrNotLoopback, path)
-		}
-		return "unix", path, nil
-	}
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", "", fmt.Errorf("%w: %q: %v", ErrNotLoopback, addr, err)
-	}
-	if host == "localhost" {
-		return "tcp", addr, nil
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil || !ip.Unmap().IsLoopback() {
-		if host == "" {
-			host = "all interfaces"
-		}
-		return "", "", fmt.Errorf("%w: %q listens on %s", ErrNotLoopback, addr, host)
-	}
-	return "tcp", addr, nil
 }
 
 // Server serves a Prometheus registry on /metrics and a readiness flag on
@@ -172,50 +146,25 @@ func (s *Server) Listen() error {
 	if s.ln != nil || s.started {
 		return ErrStarted
 	}
-	network, address, err := parseAddr(s.cfg.Addr)
+	network, address, err := localhttp.ParseAddr(s.cfg.Addr)
 	if err != nil {
 		return err
 	}
 	if network == "unix" {
-		if err := removeStale(address); err != nil {
-			return err
+		if err := localhttp.RemoveStale(address); err != nil {
+			return fmt.Errorf("metrics: %w", err)
 		}
 	}
 	ln, err := s.listen(network, address)
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
-	if ta, ok := ln.Addr().(*net.TCPAddr); ok && !ta.IP.IsLoopback() {
-		ln.Close()
-		return fmt.Errorf("%w: %q bound %s", ErrNotLoopback, s.cfg.Addr, ta)
+	if err := localhttp.CheckBound(s.cfg.Addr, ln); err != nil {
+		return fmt.Errorf("metrics: %w", err)
 	}
 	s.ln = ln
 	return nil
 }
-
-// removeStale removes path if it is a unix socket nobody accepts on.
-func removeStale(path string) error {
-	fi, err := os.Lstat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("metrics: %w", err)
-	}
-	if fi.Mode().Type() != fs.ModeSocket {
-		return fmt.Errorf("metrics: %s exists and is not a socket", path)
-	}
-	if c, err := net.Dial("unix", path); err == nil {
-		c.Close()
-		return fmt.Errorf("metrics: %s: %w", path, errInUse)
-	}
-	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("metrics: %w", err)
-	}
-	return nil
-}
-
-var errInUse = errors.New("another process is listening")
 
 // Addr returns the bound address ("127.0.0.1:43121", "/run/x.sock"), or ""
 // before Listen.
