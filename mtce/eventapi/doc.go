@@ -28,11 +28,13 @@
 //     whatever the code: {"status":"pass"}, {"status":"fail","reason":…,
 //     "action":…} (a refusal always has both keys), or VIM's data. SM reads
 //     only the first line and checks status == "pass" (J.11).
-//   - Every non-2xx reply carries the body's JSON text as the status
-//     line's reason phrase ([Reply.Phrase]), as StarlingX's
-//     evhttp_send_error does: SysInv decodes the phrase as a JSON string,
-//     and a plain phrase ("Not Found", Go's default) would crash SysInv's
-//     API. net/http cannot set a phrase, so the handler hijacks the
+//   - Every non-2xx reply carries a reason phrase SysInv reads safely
+//     ([Reply.Phrase]): SysInv runs json.loads on the phrase and swallows
+//     a decode error ("no response"), while a phrase that decodes to
+//     anything but an object crashes its API. The phrase is the body's JSON
+//     object, as StarlingX's evhttp_send_error writes it (SysInv then sees
+//     the refusal), except for 503, whose plain non-JSON phrase makes SysInv
+//     retry. net/http cannot set a phrase, so the handler hijacks the
 //     connection, writes the status line, Content-Type, Content-Length and
 //     "Connection: close" itself, and closes the connection. 2xx replies
 //     go through net/http ("200 OK", "202 Accepted").
@@ -64,7 +66,8 @@
 //     reply is sent when it returns (J.10): the action runs later. If the
 //     Backend cannot start the transaction within [Config.ReplyTimeout]
 //     (default 5 s, under SysInv's 6 s) the reply is 503 and nothing was
-//     done, which SysInv reads as "no response" and retries a modify.
+//     done; its non-JSON phrase makes SysInv read "no response" and retry a
+//     modify (up to 3 tries, 3 s apart).
 //   - The handler starts no goroutine and keeps no state but a request
 //     counter; it is safe for concurrent use.
 //

@@ -174,8 +174,39 @@ func TestObserver(t *testing.T) {
 	}
 }
 
-// Every non-2xx phrase is the body's JSON, printable ASCII, bounded.
+// checkPhrase asserts what SysInv's rest_api_request makes of a non-2xx
+// phrase (json.loads, decode errors swallowed): either not JSON at all ("no
+// response"), or a JSON object that is a refusal; never a string, number,
+// list or null (those crash SysInv's API), never "pass". A 503 must read
+// as "no response", so that SysInv retries.
+func checkPhrase(t *testing.T, rep Reply) {
+	t.Helper()
+	var v any
+	err := json.Unmarshal([]byte(rep.Phrase()), &v)
+	if rep.Code == 503 {
+		if err == nil {
+			t.Fatalf("503 phrase %q is JSON: SysInv would not retry", rep.Phrase())
+		}
+		return
+	}
+	if err != nil {
+		return
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		t.Fatalf("phrase %q decodes to %T: SysInv's API would crash", rep.Phrase(), v)
+	}
+	if m["status"] != "fail" || m["reason"] == nil || m["action"] == nil {
+		t.Fatalf("phrase %q is not a refusal with reason and action", rep.Phrase())
+	}
+}
+
+// Every non-2xx phrase is the body's JSON (503: plain text), printable
+// ASCII, bounded.
 func TestPhrase(t *testing.T) {
+	for _, r := range []Reply{notFound("no such host"), busy(), fail(400, mtce.Fail, "bad", "fix it")} {
+		checkPhrase(t, r)
+	}
 	r := notFound(strings.Repeat("é\r\n", 400))
 	p := r.Phrase()
 	if len(p) > maxPhrase || !strings.HasPrefix(p, `{"status":"fail"`) {
@@ -258,10 +289,7 @@ func FuzzHandler(f *testing.F) {
 		}
 		rep := Reply{Code: w.Code, RC: mtce.Fail, Reason: st.Reason, Action: st.Action}
 		if w.Code >= 300 {
-			var s string
-			if json.Unmarshal([]byte(`"`+rep.Phrase()+`"`), &s) == nil {
-				t.Fatalf("phrase decodes: %q", rep.Phrase())
-			}
+			checkPhrase(t, rep)
 		}
 	})
 }

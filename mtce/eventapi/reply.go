@@ -65,17 +65,34 @@ func (r Reply) Body() []byte {
 }
 
 // Phrase returns the reason phrase of the status line. For 2xx codes it is
-// Go's standard phrase ("OK", "Accepted"). For every other code it is the
-// body's JSON text, as StarlingX's evhttp_send_error writes it: sysinv
-// decodes a non-2xx reason phrase as a JSON string, and a plain phrase
-// such as "Not Found" decodes and crashes sysinv's API, while a phrase
-// containing '"' fails to decode and reads as "no response" (spec J.11).
-// The phrase is cut to 512 bytes and any byte outside printable ASCII is
-// replaced by '?', so it is always a valid reason phrase; it always
-// starts with `{"status"` and so always contains '"'.
+// Go's standard phrase ("OK", "Accepted").
+//
+// SysInv reads a non-2xx reply through rest_api_request (starlingx/config
+// sysinv/common/rest_api.py): `response = json.loads(e.msg)` on the reason
+// phrase, then `raise`, inside a try whose `finally: return response`
+// swallows both the raise and a decode error. So a phrase that is a JSON
+// object is read as the reply itself (a fail shows the user "Operation
+// Rejected: <reason>. <action>."); a phrase that is not JSON reads as "no
+// response" (a modify is retried, up to 3 tries 3 s apart); and a phrase
+// that decodes to a JSON string, number or list would crash SysInv's API.
+// (Spec J.11 says the phrase is decoded "as a JSON string" and that Go's
+// "Not Found" would crash SysInv; the code above says otherwise: "Not Found"
+// is not JSON and reads as "no response".)
+//
+// Every non-2xx phrase is therefore either the body's JSON object text, as
+// StarlingX's evhttp_send_error writes it, so that SysInv sees the same
+// refusal as SM and the VIM — or, for 503 (the agent was too busy to take
+// the request and did nothing), a plain phrase that is not JSON, so that
+// SysInv retries instead of reporting a refusal. The phrase is cut to 512
+// bytes and any byte outside printable ASCII is replaced by '?', so it is
+// always a valid reason phrase. A cut JSON phrase is no longer JSON, which
+// SysInv reads as "no response"; replies are far below 512 bytes.
 func (r Reply) Phrase() string {
 	if r.Code >= 200 && r.Code < 300 {
 		return http.StatusText(r.Code)
+	}
+	if r.Code == http.StatusServiceUnavailable {
+		return busyPhrase
 	}
 	b := bytes.TrimSuffix(r.Body(), []byte("\n"))
 	if len(b) > maxPhrase {
@@ -95,6 +112,9 @@ func (r Reply) Phrase() string {
 func (r Reply) StatusLine() string {
 	return "HTTP/1.1 " + strconv.Itoa(r.Code) + " " + r.Phrase()
 }
+
+// busyPhrase is the 503 reason phrase: not JSON, so SysInv retries.
+const busyPhrase = "Service Unavailable - maintenance is busy and took no action, retry"
 
 func pass() Reply                { return Reply{Code: http.StatusOK} }
 func data(code int, v any) Reply { return Reply{Code: code, data: v} }
