@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -102,7 +103,7 @@ type AppCredential struct {
 }
 
 // Action is a user's host action (lock, unlock, swact, ...) received by
-// SysInv, as handed to [Config.OnAction].
+// SysInv, as handed to [Config.OnAction] and recorded by [Sim.Actions].
 type Action struct {
 	Time   time.Time // when SysInv received it
 	Action string    // e.g. "lock", "unlock", "swact", "force-swact"
@@ -156,8 +157,25 @@ type Config struct {
 	// has completed. It must not block for long: Close waits for it.
 	OnSwact func(from, to string)
 
-	// OnAction receives users' host actions (nil: accepted and recorded).
+	// OnAction receives users' host actions (nil: accepted and recorded)
+	// when MtcAgentURL is empty. When MtcAgentURL is set, the agent
+	// decides and OnAction is not called.
 	OnAction ActionFunc
+
+	// MtcAgentURL is the maintenance agent's event API
+	// ("http://127.0.0.1:2112"; StarlingX: http://localhost:2112). When
+	// set, SysInv hands users' host actions, host adds (POST /v1/ihosts)
+	// and deletes to the agent as StarlingX's SysInv does (spec J.11),
+	// after SysInv's own checks; see the package documentation.
+	MtcAgentURL string
+	// MtcAgentTransport carries the requests to MtcAgentURL (nil: a plain
+	// http.Transport of the Sim's own, closed by Close). Each request asks
+	// for Connection: close, as SysInv's urllib does.
+	MtcAgentTransport http.RoundTripper
+	// VIMServicesDelay is how long the VIM takes to disable a host's
+	// services on a lock before SysInv hands the lock to the agent (0: at
+	// once). Only used with MtcAgentURL.
+	VIMServicesDelay time.Duration
 
 	// Secrets are Barbican secrets created at start, name → payload. A BMC
 	// password is stored under the host's UUID, as StarlingX does.
@@ -339,6 +357,16 @@ func (c Config) Validate() error {
 		}
 		seen[key] = svc
 	}
+	if c.MtcAgentURL != "" {
+		u, err := url.Parse(c.MtcAgentURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return bad("MtcAgentURL", "%q is not http://host:port", c.MtcAgentURL)
+		}
+	}
+	if c.VIMServicesDelay < 0 {
+		return bad("VIMServicesDelay", "%v is negative", c.VIMServicesDelay)
+	}
 	if c.RecordLimit < 1 {
 		return bad("RecordLimit", "%d is not positive", c.RecordLimit)
 	}
@@ -384,6 +412,13 @@ var (
 	// ErrInvalidValue is returned for a field value SysInv or SM would
 	// reject (an unknown state, action or personality).
 	ErrInvalidValue = errors.New("sim: invalid value")
+	// ErrRejected is matched by a *SysInvError with status 400: SysInv
+	// refused a user's action (its own checks, or the maintenance agent's
+	// rejection or no response).
+	ErrRejected = errors.New("sim: rejected by sysinv")
+	// ErrSysInvCrash is matched by a *SysInvError with status 500:
+	// SysInv's API crashed reading the maintenance agent's reply.
+	ErrSysInvCrash = errors.New("sim: sysinv crashed on the agent's reply")
 )
 
 // ConfigError names the invalid [Config] field. It matches

@@ -32,7 +32,7 @@ type Host struct {
 	SubfunctionOper   string    `json:"subfunction_oper"`
 	SubfunctionAvail  string    `json:"subfunction_avail"`
 	Task              string    `json:"task"`
-	Action            string    `json:"action"` // kept as loaded; a PATCH of /action goes to Config.OnAction instead
+	Action            string    `json:"action"` // kept as loaded; a PATCH of /action goes to the agent or Config.OnAction instead
 	Uptime            int64     `json:"uptime"`
 	MgmtIP            string    `json:"mgmt_ip"`
 	MgmtMAC           string    `json:"mgmt_mac"`

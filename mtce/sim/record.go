@@ -139,6 +139,7 @@ type Stats struct {
 	Swacts             int // swacts completed
 	VIMChanges         int
 	Actions            int // user actions accepted
+	AgentCalls         int // requests SysInv sent to the maintenance agent (each try)
 }
 
 func (s Stats) clone() Stats {
@@ -163,6 +164,8 @@ type recorder struct {
 	actions     *ring[Action]
 	swacts      *ring[SwactRecord]
 	corruptions *ring[Corruption]
+	agent       *ring[AgentCall]
+	vimActions  *ring[VIMAction]
 	stats       Stats
 }
 
@@ -174,6 +177,8 @@ func newRecorder(limit int) *recorder {
 		actions:     newRing[Action](limit),
 		swacts:      newRing[SwactRecord](limit),
 		corruptions: newRing[Corruption](limit),
+		agent:       newRing[AgentCall](limit),
+		vimActions:  newRing[VIMAction](limit),
 		stats: Stats{
 			ByService:    map[Service]int{},
 			ByStatus:     map[Service]map[int]int{},

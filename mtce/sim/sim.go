@@ -30,6 +30,9 @@ type Sim struct {
 	wg        sync.WaitGroup
 
 	memHosts map[string]Service // lower-case host:port of the in-memory URLs
+	agentRT  *http.Transport    // the agent transport when Config.MtcAgentTransport is nil
+	closeCtx context.Context    // cancelled when Close starts: ends calls to the agent
+	closeAll context.CancelFunc
 
 	mu         sync.Mutex // guards everything below
 	hosts      map[string]*hostState
@@ -95,6 +98,10 @@ func New(cfg Config) (*Sim, error) {
 		active:   cfg.ActiveController,
 		secrets:  map[string]*secretRec{},
 	}
+	s.closeCtx, s.closeAll = context.WithCancel(context.Background())
+	if cfg.MtcAgentURL != "" && cfg.MtcAgentTransport == nil {
+		s.agentRT = &http.Transport{DisableKeepAlives: true}
+	}
 	for _, svc := range Services() {
 		u, _ := url.Parse(cfg.Memory.URL(svc))
 		s.memHosts[strings.ToLower(u.Host)] = svc
@@ -132,6 +139,7 @@ func (s *Sim) Close() error {
 		s.closing = true
 		s.life.Unlock()
 		close(s.done)
+		s.closeAll()
 		s.mu.Lock()
 		loop := s.loop
 		s.mu.Unlock()
@@ -139,6 +147,9 @@ func (s *Sim) Close() error {
 			loop.shutdown(s.cfg.CloseTimeout)
 		}
 		s.wg.Wait()
+		if s.agentRT != nil {
+			s.agentRT.CloseIdleConnections()
+		}
 		s.log.Debug("sim: closed")
 	})
 	return nil
@@ -466,9 +477,12 @@ func (s *Sim) commitHostLocked(hs *hostState, h Host) error {
 }
 
 // UserAction hands a user's host action (lock, unlock, swact, ...) to
-// Config.OnAction exactly as a PATCH of /action through the SysInv API
-// would. It returns the callback's error, ErrNotFound for an unknown host
-// or ErrInvalidValue for an unknown action.
+// SysInv exactly as a PATCH of /action through the SysInv API would: to
+// the maintenance agent when Config.MtcAgentURL is set (a refusal is a
+// *SysInvError), else to Config.OnAction. It returns ErrNotFound for an
+// unknown host, ErrInvalidValue for an unknown action, the callback's or
+// SysInv's error, or ctx's error or ErrClosed if the wait for the agent
+// (or the VIM step) was cut short.
 func (s *Sim) UserAction(ctx context.Context, id, action string) error {
 	if s.isClosed() {
 		return ErrClosed
@@ -480,17 +494,23 @@ func (s *Sim) UserAction(ctx context.Context, id, action string) error {
 	if !ok {
 		return fmt.Errorf("%w: host %q", ErrNotFound, id)
 	}
-	return s.runAction(ctx, Action{Time: time.Now(), Action: action, Host: h, Via: "direct"})
+	return s.runAction(ctx, Action{Time: time.Now(), Action: action, Host: h, Via: "direct"}, h)
 }
 
-// runAction calls the user's callback (no lock held) and records an
-// accepted action.
-func (s *Sim) runAction(ctx context.Context, a Action) error {
-	if s.cfg.OnAction != nil {
-		if err := s.cfg.OnAction(ctx, a); err != nil {
-			s.log.Debug("sim: action rejected", "host", a.Host.Hostname, "action", a.Action, "err", err)
-			return err
-		}
+// runAction hands a user's action to the agent (patched: the record with
+// the request's other changes applied, which is what SysInv sends) or to
+// the user's callback, with no lock held, and records an accepted action.
+func (s *Sim) runAction(ctx context.Context, a Action, patched Host) error {
+	var err error
+	switch {
+	case s.cfg.MtcAgentURL != "":
+		err = s.agentAction(ctx, a.Host, patched, a.Action)
+	case s.cfg.OnAction != nil:
+		err = s.cfg.OnAction(ctx, a)
+	}
+	if err != nil {
+		s.log.Debug("sim: action rejected", "host", a.Host.Hostname, "action", a.Action, "err", err)
+		return err
 	}
 	s.rec.mu.Lock()
 	s.rec.actions.push(a)

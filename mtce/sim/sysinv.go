@@ -96,7 +96,7 @@ func (s *Sim) sysinv(ctx context.Context, rq *request) plan {
 		case http.MethodGet:
 			return s.listHosts(rq)
 		case http.MethodPost:
-			return s.postHost(rq)
+			return s.postHost(ctx, rq)
 		}
 		return methodNotAllowed(s, rq, "GET", "POST")
 	case segs[1] == "ihosts" && len(segs) == 3:
@@ -106,7 +106,7 @@ func (s *Sim) sysinv(ctx context.Context, rq *request) plan {
 		case http.MethodPatch:
 			return s.patchHost(ctx, rq, segs[2])
 		case http.MethodDelete:
-			return s.deleteHost(rq, segs[2])
+			return s.deleteHost(ctx, rq, segs[2])
 		}
 		return methodNotAllowed(s, rq, "GET", "PATCH", "DELETE")
 	case segs[1] == "ihosts" && len(segs) == 4 && (segs[3] == "isensors" || segs[3] == "isensorgroups"):
@@ -229,25 +229,53 @@ func decodeHostPost(body []byte) (Host, *Secret, error) {
 	return h, password, nil
 }
 
-func (s *Sim) postHost(rq *request) plan {
+func (s *Sim) postHost(ctx context.Context, rq *request) plan {
 	h, pw, err := decodeHostPost(rq.body)
 	if err != nil {
 		return s.errorPlan(rq, http.StatusBadRequest, err.Error())
 	}
 	h.CreatedAt = time.Now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	h, err = s.addHostLocked(h)
 	switch {
 	case errors.Is(err, ErrConflict):
+		s.mu.Unlock()
 		return s.errorPlan(rq, http.StatusConflict, err.Error())
 	case err != nil:
+		s.mu.Unlock()
 		return s.errorPlan(rq, http.StatusBadRequest, err.Error())
 	}
 	if pw != nil {
 		s.putSecretLocked(h.UUID, []byte(*pw), "text/plain", h.CreatedAt)
 	}
+	s.mu.Unlock()
+	if s.cfg.MtcAgentURL != "" {
+		// As SysInv's _do_post: the host is in the database before
+		// maintenance hears of it, and stays there if maintenance refuses.
+		if err := s.agentAdd(ctx, h); err != nil {
+			return s.actionErrorPlan(ctx, rq, err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if hs := s.hosts[h.UUID]; hs != nil {
+		h = hs.Host
+	}
 	return s.hostPlanLocked(rq, http.StatusOK, h)
+}
+
+// actionErrorPlan answers a request whose action or agent call failed:
+// SysInv's error with the status of a *SysInvError (400 otherwise), or no
+// answer when the requester went away or the Sim closed.
+func (s *Sim) actionErrorPlan(ctx context.Context, rq *request, err error) plan {
+	var se *SysInvError
+	switch {
+	case errors.As(err, &se):
+		return s.errorPlan(rq, se.Status, se.Message)
+	case errors.Is(err, ErrClosed) || (ctx.Err() != nil && errors.Is(err, ctx.Err())):
+		return abortErrPlan(ctx, err)
+	}
+	return s.errorPlan(rq, http.StatusBadRequest, err.Error())
 }
 
 // patchHost answers PATCH /v1/ihosts/<uuid> (by UUID only: a stale UUID
@@ -274,8 +302,8 @@ func (s *Sim) patchHost(ctx context.Context, rq *request, uuid string) plan {
 		return s.errorPlan(rq, http.StatusBadRequest, err.Error())
 	}
 	if action != "" {
-		if err := s.runAction(ctx, Action{Time: time.Now(), Action: action, Host: before, Via: "api"}); err != nil {
-			return s.errorPlan(rq, http.StatusBadRequest, err.Error())
+		if err := s.runAction(ctx, Action{Time: time.Now(), Action: action, Host: before, Via: "api"}, h); err != nil {
+			return s.actionErrorPlan(ctx, rq, err)
 		}
 	}
 	// Apply to the record as it is now: it may have changed while the
@@ -302,12 +330,35 @@ func (s *Sim) patchHost(ctx context.Context, rq *request, uuid string) plan {
 	return s.hostPlanLocked(rq, http.StatusOK, hs.Host)
 }
 
-func (s *Sim) deleteHost(rq *request, uuid string) plan {
+func (s *Sim) deleteHost(ctx context.Context, rq *request, uuid string) plan {
+	notFound := func() plan {
+		return s.errorPlan(rq, http.StatusNotFound, fmt.Sprintf("Host %s could not be found.", uuid))
+	}
+	if s.cfg.MtcAgentURL != "" {
+		s.mu.Lock()
+		hs := s.hosts[uuid]
+		var h Host
+		if hs != nil {
+			h = hs.Host
+		}
+		s.mu.Unlock()
+		if hs == nil {
+			return notFound()
+		}
+		// SysInv's own check (exception.HostLocked), then maintenance.
+		if h.Administrative == "unlocked" {
+			return s.errorPlan(rq, http.StatusBadRequest, fmt.Sprintf(
+				"Unable to complete the action delete because Host %s is in administrative state = unlocked.", h.Hostname))
+		}
+		if err := s.agentDelete(ctx, h); err != nil {
+			return s.actionErrorPlan(ctx, rq, err)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	hs := s.hosts[uuid]
 	if hs == nil {
-		return s.errorPlan(rq, http.StatusNotFound, fmt.Sprintf("Host %s could not be found.", uuid))
+		return notFound()
 	}
 	s.deleteHostLocked(hs)
 	return plan{status: http.StatusNoContent}
