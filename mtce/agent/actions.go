@@ -82,6 +82,9 @@ func (a *Agent) startLocked(h *host, act mtce.AdminAction, f func(context.Contex
 			if act != mtce.ActionRecover && act != mtce.ActionAdd {
 				h.rec.Action = mtce.ActionNone
 			}
+			// Whatever the action left, a locked host's availability
+			// follows its mtcAlive from now on.
+			a.syncAvailLocked(h)
 		}
 		a.unlock()
 	})

@@ -45,6 +45,42 @@ type run struct {
 	done   chan struct{}
 }
 
+// tracksAvail reports whether the online/offline availability of h, a
+// locked host, follows its mtcAlive while h's current action runs: with no
+// action, and during the actions that do not set availability themselves
+// (the add, a reboot, the BMC power actions — the host goes away and comes
+// back under them). Lock, force-lock, unlock and recovery set availability
+// themselves.
+func (h *host) tracksAvail() bool {
+	if h.rec.Admin != mtce.AdminLocked {
+		return false
+	}
+	if h.run == nil {
+		return true
+	}
+	switch h.run.action {
+	case mtce.ActionAdd, mtce.ActionReboot, mtce.ActionReset, mtce.ActionPowerOn, mtce.ActionPowerOff, mtce.ActionPowercycle:
+		return true
+	}
+	return false
+}
+
+// syncAvailLocked makes a locked host's recorded availability (and
+// SysInv's) follow whether its mtcAlive arrives: online when it does,
+// offline when it stopped. Power-off and failed are left alone (the
+// power actions and recovery own them).
+func (a *Agent) syncAvailLocked(h *host) {
+	if !h.tracksAvail() || h.deleted {
+		return
+	}
+	switch avail := h.rec.Avail; {
+	case h.alive && (avail == mtce.AvailOffline || avail == mtce.AvailNone):
+		a.setStatesLocked(h, h.rec.Admin, mtce.OperDisabled, mtce.AvailOnline)
+	case !h.alive && avail == mtce.AvailOnline:
+		a.setStatesLocked(h, h.rec.Admin, h.rec.Oper, mtce.AvailOffline)
+	}
+}
+
 // cause is an auto-recovery cause.
 type cause uint8
 

@@ -169,7 +169,10 @@ func (a *Agent) onAliveLocked(h *host, al wire.Alive) {
 	}
 	defer h.notify()
 	if h.run != nil {
-		return // the action watches the record
+		// The action watches the record; a locked host's plain
+		// online/offline still follows (see tracksAvail).
+		a.syncAvailLocked(h)
+		return
 	}
 	switch {
 	case h.rec.UnlockedEnabled() && h.rec.Name != a.cfg.Hostname:
@@ -244,6 +247,7 @@ func (a *Agent) auditOnce() {
 		a.log.Info("host offline: no mtcAlive", "host", h.rec.Name, "for", now.Sub(h.lastAlive).Round(time.Second))
 		h.notify()
 		if h.run != nil {
+			a.syncAvailLocked(h) // see tracksAvail
 			continue
 		}
 		switch {
