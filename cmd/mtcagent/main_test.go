@@ -285,6 +285,26 @@ func TestDaemon(t *testing.T) {
 		t.Errorf("admin /v1/hosts: %d %s", resp.StatusCode, body)
 	}
 
+	// An unknown client is refused (403) and counted; a lock is taken
+	// through the admin API and left in flight (worker-0 has no client:
+	// its stop command waits for an ACK that never comes).
+	req, _ = http.NewRequest("GET", "http://"+eventAddr+"/v1/systems", nil)
+	req.Header.Set("User-Agent", "curl/8.0")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 {
+		t.Errorf("unknown client: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	resp, err = uc.Post("http://admin/v1/hosts/worker-0/lock", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("admin lock: %d %s", resp.StatusCode, body)
+	}
+
 	// Metrics and readiness.
 	resp, err = http.Get("http://" + metricsAddr + "/healthz")
 	if err != nil {
@@ -298,24 +318,35 @@ func TestDaemon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	found := false
+	want := map[string]bool{
+		`mtcagent_eventapi_requests_total{client="vim",code="200"} 1`:     false,
+		`mtcagent_eventapi_requests_total{client="unknown",code="403"} 1`: false,
+		`mtcagent_actions_total{action="lock",outcome="started"} 1`:       false,
+	}
 	for sc := bufio.NewScanner(resp.Body); sc.Scan(); {
-		if strings.HasPrefix(sc.Text(), `mtcagent_eventapi_requests_total{client="vim",code="200"} 1`) {
-			found = true
+		if _, ok := want[sc.Text()]; ok {
+			want[sc.Text()] = true
 		}
 	}
 	resp.Body.Close()
-	if !found {
-		t.Error("metrics lack the VIM request")
+	for line, seen := range want {
+		if !seen {
+			t.Errorf("metrics lack %s", line)
+		}
 	}
 	http.DefaultClient.CloseIdleConnections()
 
-	// SIGTERM: a clean drain, exit 0.
+	// SIGTERM with the lock in flight: a clean drain, exit 0, well
+	// before the lock's 10 s ACK wait would have ended.
 	sigs <- syscall.SIGTERM
+	start := time.Now()
 	select {
 	case st := <-done:
 		if st != 0 {
 			t.Fatalf("exit %d after SIGTERM:\n%s", st, stderr)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("drain took %v with a lock in flight", d)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("no exit 20 s after SIGTERM:\n%s", stderr)
