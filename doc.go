@@ -31,8 +31,11 @@
 // protocol (mtce/wire), StarlingX's configuration files (mtce/config), the
 // platform clients (mtce/sm, mtce/vim, mtce/sysinv, mtce/barbican) and an
 // embeddable platform simulator (mtce/sim), the swact controller on fsm
-// (mtce/swact) and the agent's inbound event API (mtce/eventapi). The daemons under cmd/ (planned)
-// will be thin mains over those; examples/ holds runnable programs.
+// (mtce/swact), the agent's inbound event API (mtce/eventapi), the
+// hardware-monitor role (mtce/hwmon) and the maintenance agent itself as a
+// library (mtce/agent, with test fakes in mtce/agent/agenttest). The
+// daemon cmd/mtcagent is a thin main over mtce/agent; examples/ holds
+// runnable programs.
 //
 // # How they combine
 //
