@@ -336,6 +336,15 @@ func TestDaemon(t *testing.T) {
 	}
 	http.DefaultClient.CloseIdleConnections()
 
+	// SIGHUP: mtc.conf and mtc.ini re-read and applied.
+	reloaded := stderr.await(`configuration reloaded`)
+	sigs <- syscall.SIGHUP
+	select {
+	case <-reloaded:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no reload 10 s after SIGHUP:\n%s", stderr)
+	}
+
 	// SIGTERM with the lock in flight: a clean drain, exit 0, well
 	// before the lock's 10 s ACK wait would have ended.
 	sigs <- syscall.SIGTERM
