@@ -3,6 +3,7 @@ package workqueue
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,26 +28,43 @@ import (
 // Run returns, when Purge, Cancel or Close cut the attempt short, and with
 // context.DeadlineExceeded at its deadline.
 type attemptCtx struct {
-	// deadline is written under mu by the worker before Run is called
-	// (zero until then) and never changes after.
+	// deadline is written once, by the worker before Run is called, and
+	// published by setting flagDeadline in flags (whoever loads flags with
+	// that bit set sees it).
 	deadline time.Time
-	err      uint8 // ctxLive, ctxCanceled or ctxExpired; guarded by mu
-	mu       sync.Mutex
-	w        *ctxWatchers // made by Done or AfterFunc
+	// flags holds the state (ctxLive, ctxCanceled or ctxExpired, in
+	// stateMask) and the flagDeadline and flagWatched bits; see cancel for
+	// why one word.
+	flags atomic.Uint32
+	mu    sync.Mutex
+	w     *ctxWatchers // made by Done or AfterFunc; guarded by mu
 }
+
+const (
+	stateMask    uint32 = 3
+	flagDeadline uint32 = 4 // deadline is set
+	flagWatched  uint32 = 8 // Done or AfterFunc was called: cancel must take mu
+)
 
 // setDeadline sets the deadline of an attempt about to run.
 func (c *attemptCtx) setDeadline(d time.Time) {
-	c.mu.Lock()
 	c.deadline = d
-	c.mu.Unlock()
+	c.flags.Or(flagDeadline)
 }
 
 // state returns the deadline (zero if not set yet) and whether c is live.
 func (c *attemptCtx) state() (time.Time, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.deadline, c.err == ctxLive
+	f := c.flags.Load()
+	live := f&stateMask == ctxLive
+	if f&flagDeadline == 0 {
+		return time.Time{}, live
+	}
+	return c.deadline, live
+}
+
+// watch marks c watched and reports whether it was live then. With mu held.
+func (c *attemptCtx) watch() bool {
+	return c.flags.Or(flagWatched)&stateMask == ctxLive
 }
 
 // ctxWatchers is what only a context that someone watches needs.
@@ -56,12 +74,12 @@ type ctxWatchers struct {
 }
 
 const (
-	ctxLive uint8 = iota
+	ctxLive uint32 = iota
 	ctxCanceled
 	ctxExpired
 )
 
-func ctxErr(code uint8) error {
+func ctxErr(code uint32) error {
 	switch code {
 	case ctxCanceled:
 		return context.Canceled
@@ -80,11 +98,12 @@ func (c *attemptCtx) Deadline() (time.Time, bool) { return c.deadline, true }
 func (c *attemptCtx) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	live := c.watch()
 	if c.w == nil {
 		c.w = new(ctxWatchers)
 	}
 	if c.w.done == nil {
-		if c.err != ctxLive {
+		if !live {
 			return closedChan
 		}
 		c.w.done = make(chan struct{})
@@ -93,11 +112,7 @@ func (c *attemptCtx) Done() <-chan struct{} {
 }
 
 // Err returns nil, context.Canceled or context.DeadlineExceeded.
-func (c *attemptCtx) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return ctxErr(c.err)
-}
+func (c *attemptCtx) Err() error { return ctxErr(c.flags.Load() & stateMask) }
 
 // Value returns nil: an attempt's context carries no values.
 func (c *attemptCtx) Value(any) any { return nil }
@@ -110,7 +125,7 @@ func (c *attemptCtx) String() string { return "workqueue.attemptContext" }
 // to propagate cancellation to derived contexts without a goroutine.
 func (c *attemptCtx) AfterFunc(f func()) func() bool {
 	c.mu.Lock()
-	if c.err != ctxLive {
+	if !c.watch() {
 		c.mu.Unlock()
 		go f()
 		return func() bool { return false }
@@ -139,13 +154,28 @@ func (c *attemptCtx) AfterFunc(f func()) func() bool {
 
 // cancel cancels c with code (the first call wins) and runs the registered
 // functions, which are package context's propagations to derived contexts.
-func (c *attemptCtx) cancel(code uint8) {
-	c.mu.Lock()
-	if c.err != ctxLive {
-		c.mu.Unlock()
+//
+// The state and the watched bit share one word, so their updates are
+// totally ordered: either a watcher (Done, AfterFunc) set flagWatched
+// before the swap below, and cancel takes mu to close its channel and run
+// its functions (the watcher registers them under mu), or the watcher's
+// update comes after the swap and it sees c cancelled. So a context that
+// nobody watches, the common case, is cancelled without taking mu.
+func (c *attemptCtx) cancel(code uint32) {
+	var f uint32
+	for {
+		f = c.flags.Load()
+		if f&stateMask != ctxLive {
+			return
+		}
+		if c.flags.CompareAndSwap(f, f|code) {
+			break
+		}
+	}
+	if f&flagWatched == 0 {
 		return
 	}
-	c.err = code
+	c.mu.Lock()
 	var fs []*afterFunc
 	if w := c.w; w != nil {
 		if w.done != nil {

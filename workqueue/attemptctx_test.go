@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -141,4 +142,70 @@ func TestObserverDurations(t *testing.T) {
 			t.Errorf("events %s, want %s", s, want)
 		}
 	})
+}
+
+// An attempt's context is cancelled without its lock unless someone
+// watches it (Done, AfterFunc); a watcher is never missed, whether it comes
+// before the cancellation, after it, or races it: every Done channel closes
+// and every AfterFunc runs. Racing runs are many, for the race detector.
+func TestAttemptContextWatchRacesCancel(t *testing.T) {
+	for i := range 3000 {
+		c := new(attemptCtx)
+		c.setDeadline(time.Unix(0, 0))
+		useDone := i%2 == 0
+		ran := make(chan struct{})
+		var done <-chan struct{}
+		watch := func() {
+			if useDone {
+				done = c.Done()
+			} else {
+				context.AfterFunc(c, func() { close(ran) })
+			}
+		}
+		code := ctxCanceled
+		if i%5 == 0 {
+			code = ctxExpired
+		}
+		cancel := func() {
+			c.cancel(code)
+			c.cancel(ctxCanceled) // the first cancel wins
+		}
+		switch i % 3 {
+		case 0:
+			watch()
+			cancel()
+		case 1:
+			cancel()
+			watch()
+		default: // race them, both released at once
+			var start atomic.Bool
+			watched := make(chan struct{})
+			go func() {
+				defer close(watched)
+				for !start.Load() {
+					runtime.Gosched()
+				}
+				watch()
+			}()
+			start.Store(true)
+			cancel()
+			<-watched
+		}
+		wait := ran
+		if useDone {
+			wait = nil
+		}
+		select {
+		case <-done:
+		case <-wait:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("run %d (case %d, Done %v): watcher missed the cancellation", i, i%3, useDone)
+		}
+		if want := ctxErr(code); c.Err() != want {
+			t.Fatalf("run %d: Err %v, want %v", i, c.Err(), want)
+		}
+		if dl, live := c.state(); live || !dl.Equal(time.Unix(0, 0)) {
+			t.Fatalf("run %d: state %v %v", i, dl, live)
+		}
+	}
 }

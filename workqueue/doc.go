@@ -35,8 +35,9 @@
 //   - Idle keys cost nothing. A lane is dropped as soon as it holds no item
 //     (unless it keeps an unreported critical failure or a WaitLane
 //     waiter), and the lane table, the ready ring and the retry heap shrink
-//     as lanes go idle (each halves when an eighth full). Up to 1,024
-//     dropped lanes (128 KiB) are kept for reuse.
+//     as lanes go idle (each halves when an eighth full, until it is down
+//     to 2,048 entries, 16 KiB, or less). Up to 1,024 dropped lanes
+//     (128 KiB) are kept for reuse.
 //   - Submit never blocks. It admits the item or refuses it at once with
 //     [ErrOverloaded] (lane at Config.MaxPerKey, or queue at
 //     Config.MaxTotal), [ErrClosed] or [ErrInvalidItem]. A refused item is

@@ -18,10 +18,26 @@ import (
 // Queue runs items in per-key lanes. Create it with [New]; it must be closed
 // with [Queue.Close]. All methods are safe for concurrent use.
 type Queue struct {
-	cfg   Config
-	log   *slog.Logger
-	obs   Observer
-	epoch time.Time // origin of the times kept in Handles
+	// Read-only after New, and read without q.mu by Submit and the workers
+	// for every item. They are kept off the cache lines of the fields that
+	// change (q.mu above all), which another core writes all the time:
+	// sharing a line with them would cost a cache miss on every read.
+	cfg    Config
+	log    *slog.Logger
+	obs    Observer
+	epoch  time.Time     // origin of the times kept in Handles
+	seed   maphash.Seed  // q.lanes.seed, for hashing keys without q.mu
+	kick   chan struct{} // wakes the scheduler
+	stop   chan struct{}
+	exited chan struct{} // closed when goroutines drops to 0 (after stop)
+	_      cacheLinePad
+
+	// schedAt is when the scheduler's timer fires next, as an offset from
+	// epoch (noTimer: not armed); a worker whose attempt's deadline is
+	// before it kicks the scheduler. Every attempt reads it; the scheduler
+	// writes it only when it re-arms its timer.
+	schedAt atomic.Int64
+	_       cacheLinePad
 
 	mu     sync.Mutex
 	cond   sync.Cond // workers wait here for ready lanes; L is &mu
@@ -29,12 +45,9 @@ type Queue struct {
 	ready  ring // lanes whose head item can be dispatched, FIFO
 	timers laneHeap
 	// slots publish the workers' running attempts; the scheduler cancels
-	// those whose deadline passes. schedAt is when the scheduler's timer
-	// fires next, as an offset from epoch (noTimer: not armed); a worker
-	// whose attempt's deadline is before it kicks the scheduler.
-	slots   []*workerSlot
-	schedAt atomic.Int64
-	seq     uint64
+	// those whose deadline passes.
+	slots []*workerSlot
+	seq   uint64
 
 	total      int // items held by lanes
 	pending    int // items admitted and not yet published
@@ -64,11 +77,12 @@ type Queue struct {
 
 	st counters
 
-	kick     chan struct{} // wakes the scheduler
-	stop     chan struct{}
-	exited   chan struct{} // closed when goroutines drops to 0 (after stop)
 	stopOnce sync.Once
 }
+
+// cacheLinePad separates fields that different cores write from those they
+// only read (64-byte cache lines).
+type cacheLinePad struct{ _ [64]byte }
 
 type counters struct {
 	admitted, rejected, attempts, retries          uint64
@@ -145,12 +159,14 @@ func New(cfg Config) (*Queue, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	seed := maphash.MakeSeed()
 	q := &Queue{
 		cfg:     cfg,
 		epoch:   time.Now(),
 		log:     cfg.Logger,
 		obs:     cfg.Observer,
-		lanes:   laneTable{seed: maphash.MakeSeed()},
+		seed:    seed,
+		lanes:   laneTable{seed: seed},
 		drained: make(chan struct{}),
 		warned:  make(map[string]time.Time),
 		kick:    make(chan struct{}, 1),
@@ -190,7 +206,7 @@ func (q *Queue) Submit(key string, item Item) (*Handle, error) {
 		item.BackOff = q.cfg.BackOff
 	}
 	h := &Handle{q: q, key: key, item: item} // allocated outside the lock
-	hash := q.lanes.hash(key)                // computed outside the lock too
+	hash := hashKey(q.seed, key)             // computed outside the lock too
 	h.state.store(stQueued)
 	if q.obs != nil { // read the clock only when something needs it
 		h.submitted = time.Since(q.epoch)
@@ -607,8 +623,10 @@ func (q *Queue) dropIfUnusedLocked(l *lane) {
 const maxFreeLanes = 1024
 
 // compactMin is the smallest ready ring or timer heap that shrinks when it
-// is down to an eighth of its capacity.
-const compactMin = 1024
+// is down to an eighth of its capacity (so either keeps at most 16 KiB of
+// pointers once idle): as for minLaneSlots, a smaller threshold had the
+// ring resized back and forth by bursts of ~1,000 ready lanes.
+const compactMin = 2048
 
 // pushReadyLocked marks l ready and queues it for a worker. It reports
 // whether an idle worker should be woken (q.cond.Signal, which does not need
