@@ -43,6 +43,46 @@
 //     unit file's RestartPreventExitStatus=78 keeps systemd from restarting
 //     a daemon whose configuration is wrong.
 //
-// The flag -sim is reserved for the embedded demo (a whole simulated
-// StarlingX system in one process); it is not built yet and exits 2.
+// # The embedded demo: -sim
+//
+//	mtcagent -sim [-system aio-duplex|standard] [-workers N] [-tour] [--log-level LEVEL] [--admin ADDR]
+//
+// runs a whole simulated StarlingX system in this one process, over
+// loopback, with nothing installed (package mtce/demo): Keystone, SysInv,
+// SM, VIM and Barbican from mtce/sim; per host a real mtcClient
+// (mtce/client) bound to its own 127.x.y.z address, with real host-services
+// scripts of about a second and goenabled tests in a temporary directory,
+// and a Redfish BMC emulator (bmc/bmcsim); the agent on the active
+// controller, bound to the floating controller address. AIO duplex (two
+// controller+worker hosts) by default; -system standard -workers N gives two
+// controllers and N workers. --log-level sends the components' own logs to
+// stderr (not with the table); --admin, when given, serves the demo's admin
+// API there (GET /v1/hosts and /v1/status of the running agent, GET
+// /v1/demo, POST /v1/hosts/HOST/ACTION through the simulated SysInv). Every
+// other flag is ignored with -sim. It runs on Linux (all of 127/8 is on
+// lo); elsewhere it exits 1 saying so.
+//
+// When stdout is a terminal a table is redrawn in place (hosts, their
+// states, task, uptime, last mtcAlive, host-services state, the agent's
+// action; the token's age and renewals by cause; the work queue; the
+// swact's stage and elapsed time) with the last events under it; otherwise
+// one plain line per event. When stdin is a terminal it reads commands:
+// swact, lock HOST, unlock HOST, reboot HOST, reset HOST, power-off HOST,
+// power-on HOST, force-lock HOST, corrupt-token, fail-scripts HOST [off],
+// status, help, quit. Actions go in as "system host-<action>" does: to the
+// simulated SysInv, which hands them to the agent's event API. Nothing is
+// done to the machine: the clients' reboot, reset and wipedisk are
+// simulated reboots. A swact moves the agent: SM stops it (it drains) and a
+// new one starts on the other controller.
+//
+// -tour runs a scripted tour without a prompt and with plain lines: lock
+// controller-1 → its services stopped → unlock → its reboot → controller
+// then worker services, one result each → enabled → swact to controller-1
+// with the agent's token corrupted as it starts → activity on
+// controller-1. Each step has a stated wall-time bound; the exit status is
+// 0 when every step reached its expected state within it, else 1 with a
+// line naming the step.
+//
+// Ctrl-C (SIGINT) or SIGTERM stops everything at any moment, exit status
+// 0: no process and no temporary directory is left behind.
 package main

@@ -24,6 +24,7 @@ import (
 	"opendev.org/starlingx/metal-go/mtce"
 	"opendev.org/starlingx/metal-go/mtce/agent"
 	"opendev.org/starlingx/metal-go/mtce/config"
+	"opendev.org/starlingx/metal-go/mtce/demo"
 	"opendev.org/starlingx/metal-go/mtce/eventapi"
 	"opendev.org/starlingx/metal-go/mtce/wire"
 )
@@ -43,6 +44,7 @@ type options struct {
 	admin    string
 	drain    time.Duration
 	sim      bool
+	simOpts  simOptions
 
 	eventAddr  string
 	smURL      string
@@ -61,7 +63,10 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.smURL, "sm-url", "", "SM's API base URL (default http://<hostname>:<ha_port> of mtc.conf, as StarlingX)")
 	fs.StringVar(&o.udpMgmt, "udp-mgmt", "", "UDP address for hosts' messages on the management network\n(default 0.0.0.0:<mtc_agent_port>; StarlingX binds the floating controller address)")
 	fs.StringVar(&o.udpCluster, "udp-cluster", "", "UDP address for hosts' messages on the cluster-host network (default: none)")
-	fs.BoolVar(&o.sim, "sim", false, "run a whole simulated StarlingX system in this process (reserved: not built yet)")
+	fs.BoolVar(&o.sim, "sim", false, "run a whole simulated StarlingX system in this process over loopback (SysInv, SM, VIM,\nKeystone, Barbican, a real mtcClient and a Redfish BMC per host, the agent on the active\ncontroller); every other flag but -system, -workers, -tour, -log-level and -admin (when\ngiven: the demo's admin API) is ignored")
+	fs.StringVar(&o.simOpts.system, "system", demo.SystemAIODuplex, "with -sim: the simulated system, aio-duplex or standard")
+	fs.IntVar(&o.simOpts.workers, "workers", demo.DefaultWorkers, "with -sim -system standard: the number of worker hosts")
+	fs.BoolVar(&o.simOpts.tour, "tour", false, "with -sim: run the scripted tour (lock, unlock, reboot with auto-start, swact with\na token corruption), print one line per event and step, exit 0 when every step\nreached its expected state in time, else 1 naming the step")
 }
 
 // realMain runs the daemon and returns its exit status. sigs replaces the
@@ -79,8 +84,11 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer, sigs
 		return status
 	}
 	if o.sim {
-		fmt.Fprintf(stderr, "%s: -sim is reserved for the embedded demo, which is not built yet\n", prog)
-		return cli.ExitUsage
+		fs.Visit(func(f *flag.Flag) {
+			o.simOpts.logLevel = o.simOpts.logLevel || f.Name == "log-level"
+			o.simOpts.admin = o.simOpts.admin || f.Name == "admin"
+		})
+		return runSim(ctx, &o, stdout, stderr, sigs)
 	}
 	log := o.common.Logger(prog, stderr)
 

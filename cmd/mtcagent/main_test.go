@@ -86,8 +86,8 @@ func TestFlags(t *testing.T) {
 	if st, _, _ := runMain(t, "--no-such-flag"); st != 2 {
 		t.Errorf("bad flag: %d", st)
 	}
-	if st, _, errs := runMain(t, "-sim"); st != 2 || !strings.Contains(errs, "not built yet") {
-		t.Errorf("-sim: %d %q", st, errs)
+	if st, _, errs := runMain(t, "-sim", "-system", "simplex"); st != 2 || !strings.Contains(errs, "System") {
+		t.Errorf("-sim -system simplex: %d %q", st, errs)
 	}
 }
 
