@@ -46,6 +46,7 @@ type flags struct {
 	metricsAddr         string
 	actions             string
 	systemctl, wipedisk string
+	cryptsetup          string
 	drain               time.Duration
 	trustCurrentUser    bool
 }
@@ -72,6 +73,7 @@ func mainWith(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.actions, "actions", "refuse", `what reboot, reset and wipedisk do: "refuse" (log and count only) or "system" (systemctl reboot [--force], wipedisk --force)`)
 	fs.StringVar(&f.systemctl, "systemctl", "systemctl", "systemctl program for -actions system")
 	fs.StringVar(&f.wipedisk, "wipedisk", "/usr/local/bin/wipedisk", "wipedisk program for -actions system")
+	fs.StringVar(&f.cryptsetup, "cryptsetup", "", `absolute path of cryptsetup: "status luks_encrypted_vault" then sets LUKS_VOL_FAILED in mtcAlive while it fails; "" does not check`)
 	fs.DurationVar(&f.drain, "drain", client.DefaultDrain, "on SIGTERM, how long a running script set may finish before its process groups are killed")
 	fs.BoolVar(&f.trustCurrentUser, "trust-current-user", false, "accept scripts owned by the running user besides root (simulators, tests)")
 	fs.Usage = func() {
@@ -284,6 +286,8 @@ func buildConfig(ctx context.Context, f flags, log *slog.Logger) (client.Config,
 			}
 		}
 	}
+
+	cfg.Cryptsetup = f.cryptsetup
 
 	switch f.actions {
 	case "refuse":

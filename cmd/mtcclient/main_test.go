@@ -93,6 +93,7 @@ func TestConfigErrorsAreOneLine(t *testing.T) {
 		{[]string{"-root", root, "-mgmt-ip", "127.0.0.1", "-mgmt-mac", "zz"}, "--mgmt-mac"},
 		{[]string{"-root", root, "-mgmt-ip", "127.0.0.1", "-mgmt-mac", "08:00:27:aa:bb:cc", "-controller", "127.0.0.1", "-actions", "maybe"}, "--actions"},
 		{[]string{"-root", root, "-mgmt-ip", "127.0.0.1", "-mgmt-mac", "08:00:27:aa:bb:cc", "-controller", "127.0.0.1", "-metrics", "0.0.0.0:1"}, "--metrics"},
+		{[]string{"-root", root, "-mgmt-ip", "127.0.0.1", "-mgmt-mac", "08:00:27:aa:bb:cc", "-controller", "127.0.0.1", "-cryptsetup", "cryptsetup"}, "Cryptsetup"},
 	} {
 		var out, errb bytes.Buffer
 		code := mainWith(tc.args, &out, &errb)

@@ -113,6 +113,7 @@ func (c *Client) act(ctx context.Context, cmd wire.Command, delay time.Duration)
 	if fn == nil {
 		c.log.Warn("action refused: not configured", "action", kind, "command", cmd.String())
 		c.m.actions.WithLabelValues(string(kind), "refused").Inc()
+		c.emit(Event{Kind: EventAction, Action: string(kind), Refused: true})
 		return
 	}
 	if delay > 0 {
@@ -125,12 +126,14 @@ func (c *Client) act(ctx context.Context, cmd wire.Command, delay time.Duration)
 		c.log.Warn("cannot write node reset flag", "err", err)
 	}
 	c.log.Warn("performing action", "action", kind, "command", cmd.String())
-	if err := fn(ctx); err != nil {
+	err := fn(ctx)
+	if err != nil {
 		c.log.Error("action failed", "action", kind, "err", err)
 		c.m.actions.WithLabelValues(string(kind), "failed").Inc()
 	} else {
 		c.m.actions.WithLabelValues(string(kind), "done").Inc()
 	}
+	c.emit(Event{Kind: EventAction, Action: string(kind), Err: err})
 	if failsafe <= 0 {
 		return
 	}
@@ -140,15 +143,18 @@ func (c *Client) act(ctx context.Context, cmd wire.Command, delay time.Duration)
 	if c.cfg.Actions.ForceReboot == nil {
 		c.log.Warn("failsafe reboot refused: not configured", "after", failsafe)
 		c.m.actions.WithLabelValues(string(actFailsafe), "refused").Inc()
+		c.emit(Event{Kind: EventAction, Action: string(actFailsafe), Refused: true})
 		return
 	}
 	c.log.Error("still running after action; failsafe forced reboot", "action", kind, "after", failsafe)
 	if err := c.cfg.Actions.ForceReboot(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		c.log.Error("failsafe reboot failed", "err", err)
 		c.m.actions.WithLabelValues(string(actFailsafe), "failed").Inc()
+		c.emit(Event{Kind: EventAction, Action: string(actFailsafe), Err: err})
 		return
 	}
 	c.m.actions.WithLabelValues(string(actFailsafe), "done").Inc()
+	c.emit(Event{Kind: EventAction, Action: string(actFailsafe)})
 }
 
 func (c *Client) failsafe() time.Duration {

@@ -84,7 +84,7 @@ func addrText(a netip.Addr) string {
 
 // aliveFlags reads the flag files (spec K.2) and the scheduler's failure
 // flags (spec E.2). With debounce it advances network n's SM_UNHEALTHY
-// count. LUKS_VOL_FAILED is not reported (no cryptsetup call).
+// count. LUKS_VOL_FAILED comes from the last LUKS check (luksLoop).
 func (c *Client) aliveFlags(n mtce.Network, debounce bool) (wire.AliveFlags, wire.Health) {
 	var f wire.AliveFlags
 	set := func(rel string, bit wire.AliveFlags) {
@@ -103,6 +103,9 @@ func (c *Client) aliveFlags(n mtce.Network, debounce bool) (wire.AliveFlags, wir
 		set(WorkerConfigFile, wire.FlagSubfConfigured)
 		set(hostsvc.GoEnabledSubfFile, wire.FlagSubfGoEnabled)
 		set(hostsvc.GoEnabledSubfFailedFile, wire.FlagSubfGoEnableFail)
+	}
+	if c.luksFailed.Load() {
+		f |= wire.FlagLUKSVolFailed
 	}
 	sf := c.sched.Flags()
 	if sf.MainServicesFailed {
@@ -137,7 +140,10 @@ func (c *Client) aliveFlags(n mtce.Network, debounce bool) (wire.AliveFlags, wir
 }
 
 // readyLoop sends the client's ready event at start and every ReadyPeriod
-// to the agent's management port (spec K.3).
+// to the agent's management port and, once the active controller's
+// pxeboot address is known (from a pxeboot mtcAlive request) and the host
+// has a pxeboot address, over pxeboot to that address's agent port (spec
+// K.3).
 func (c *Client) readyLoop(ctx context.Context) {
 	t := time.NewTicker(c.cfg.ReadyPeriod)
 	defer t.Stop()
@@ -147,6 +153,9 @@ func (c *Client) readyLoop(ctx context.Context) {
 		c.mu.Unlock()
 		if msg, err := wire.NewClientReady(c.cfg.Hostname, active); err == nil {
 			c.send(ctx, mtce.NetworkMgmt, c.agentAddr(c.cfg.Controller), &msg)
+			if a, err := netip.ParseAddr(active); err == nil && c.cfg.PxebootIP.IsValid() && c.node.System != hostsvc.AIOSimplex {
+				c.send(ctx, mtce.NetworkPxeboot, netip.AddrPortFrom(a, uint16(c.cfg.Mtc.Agent.MtcRxPxebootPort)), &msg)
+			}
 		}
 		select {
 		case <-t.C:

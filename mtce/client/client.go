@@ -47,6 +47,10 @@ type Client struct {
 	draining    bool
 	schedCancel context.CancelFunc
 	actions     sync.WaitGroup
+	goRuns      [2]goFlight // main, subf: one run of each test set at a time
+	goRequests  [2]bool     // main, subf: an agent's goEnabled request is being answered
+	luksFailed  atomic.Bool // the last LUKS check failed
+	ackMu       sync.Mutex  // held while a host-services request is submitted and ACKed
 }
 
 // New validates cfg, fills in its defaults, builds the host-services
@@ -200,6 +204,9 @@ func (c *Client) Run(ctx context.Context) error {
 	wg.Go(func() { c.readyLoop(ctx) })
 	wg.Go(func() { c.goenabled(ctx) })
 	wg.Go(func() { c.autoStart(ctx) })
+	if c.cfg.Cryptsetup != "" {
+		wg.Go(func() { c.luksLoop(ctx) })
+	}
 	c.log.Info("mtcClient running", "hostname", c.cfg.Hostname, "node", c.node.Functions.String(),
 		"system", c.node.System.String(), "mgmt_ip", c.cfg.MgmtIP, "mgmt_mac", c.cfg.MgmtMAC)
 	close(c.ready)
@@ -263,6 +270,7 @@ func (c *Client) onRunStart(cmd hostsvc.Command) {
 	}
 	c.mu.Unlock()
 	c.log.Info("host services starting", "command", cmd.String())
+	c.emit(Event{Kind: EventServicesStarting, Command: cmd})
 }
 
 // onResult sends the single result message of an executed set (spec E.2,
@@ -274,6 +282,9 @@ func (c *Client) onResult(r hostsvc.Result) {
 		c.schedCancel()
 	}
 	c.mu.Unlock()
+	// Never ahead of the ACK of a request being answered (hostServices).
+	c.ackMu.Lock()
+	c.ackMu.Unlock() //nolint:staticcheck // an ordering barrier, not a critical section
 	c.m.scriptSets.WithLabelValues(r.Command.String(), r.Outcome.String()).Inc()
 	lvl := slog.LevelInfo
 	if !r.OK() {
@@ -287,9 +298,11 @@ func (c *Client) onResult(r hostsvc.Result) {
 		c.log.Error("cannot build result", "err", err)
 		return
 	}
-	if c.send(context.Background(), mtce.NetworkMgmt, c.agentAddr(c.cfg.Controller), &msg) {
+	sent := c.send(context.Background(), mtce.NetworkMgmt, c.agentAddr(c.cfg.Controller), &msg)
+	if sent {
 		c.m.resultsSent.WithLabelValues(wr.Kind.String()).Inc()
 	}
+	c.emit(Event{Kind: EventServicesDone, Command: r.Command, Result: r, ResultSent: sent})
 }
 
 // resultOf converts a script set's result to the wire result. A canceled
@@ -335,10 +348,17 @@ func (c *Client) autoStart(ctx context.Context) {
 			cmds[i] = t.Command().String()
 		}
 		c.log.Info("auto-start requested", "commands", cmds)
+		ev := Event{Kind: EventAutoStart}
+		for _, t := range tickets {
+			ev.Commands = append(ev.Commands, t.Command())
+		}
+		c.emit(ev)
 	case errors.Is(err, hostsvc.ErrNodeLocked):
 		c.log.Info("node locked: no auto-start")
+		c.emit(Event{Kind: EventAutoStart, Reason: "node locked"})
 	case errors.Is(err, hostsvc.ErrGoEnabledFailed):
 		c.log.Warn("auto-start rejected: goenabled failed", "err", err)
+		c.emit(Event{Kind: EventAutoStart, Reason: err.Error()})
 	case ctx.Err() != nil, errors.Is(err, hostsvc.ErrClosed):
 	default:
 		c.log.Error("auto-start failed", "err", err)

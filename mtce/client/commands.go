@@ -90,6 +90,20 @@ func (c *Client) handle(ctx context.Context, p wire.Packet) {
 				c.log.Error("cannot remove node locked flag", "file", f, "err", err)
 			}
 		}
+	case wire.CmdMainGoEnabledRequest, wire.CmdSubfGoEnabledRequest:
+		s := goMain
+		if m.Command == wire.CmdSubfGoEnabledRequest {
+			s = goSubf
+		}
+		c.mu.Lock()
+		busy := c.goRequests[s]
+		c.goRequests[s] = true
+		c.mu.Unlock()
+		if busy {
+			c.log.Info("goenabled request joins the one being answered", "tests", s.String())
+			return
+		}
+		c.actions.Go(func() { c.goEnabledRequest(ctx, s) })
 	case wire.CmdReboot, wire.CmdReset, wire.CmdWipedisk, wire.CmdLazyReboot:
 		delay := time.Duration(0)
 		if m.Command == wire.CmdLazyReboot {
@@ -116,6 +130,12 @@ func (c *Client) hostServices(ctx context.Context, p wire.Packet, fn mtce.NodeFu
 	if start {
 		cmd = hostsvc.StartCommand(f)
 	}
+	// The ACK goes out before the set's result can: the scheduler may run
+	// an empty set, or finish the set this request joined, as soon as
+	// Submit returns, and onResult waits for ackMu. An agent that saw the
+	// result first would drop it and wait out its result timeout.
+	c.ackMu.Lock()
+	defer c.ackMu.Unlock()
 	rc := mtce.Pass
 	if _, err := c.sched.Submit(cmd); err != nil {
 		c.log.Warn("host services request refused", "command", cmd.String(), "err", err)

@@ -158,6 +158,23 @@ type Config struct {
 	// Uptime gives parm[0] of mtcAlive; nil is CLOCK_MONOTONIC.
 	Uptime func() time.Duration
 
+	// Cryptsetup, when set, is the cryptsetup program: "Cryptsetup status
+	// luks_encrypted_vault" then runs at start and every AlivePeriod, and
+	// LUKS_VOL_FAILED is set in mtcAlive while it fails (spec K.2). ""
+	// (the default) does not check, and the flag is never set: a host
+	// without StarlingX's encrypted vault would otherwise report it.
+	Cryptsetup string
+	// LUKSTimeout bounds one check (default DefaultLUKSTimeout); a check
+	// that outlives it is killed and counts as failed.
+	LUKSTimeout time.Duration
+
+	// OnEvent, when set, is called with what the client does: script sets
+	// starting and done (with the result sent), the auto-start's requests,
+	// goenabled runs and replies, machine actions. It is called on the
+	// client's own goroutines, possibly concurrently, and must return
+	// quickly: a slow OnEvent holds up the goroutine that reports.
+	OnEvent func(Event)
+
 	// Logger receives the client's logs; nil is silent.
 	Logger *slog.Logger
 }
@@ -221,13 +238,14 @@ func (c Config) Validate() error {
 	for name, d := range map[string]time.Duration{
 		"AlivePeriod": c.AlivePeriod, "AliveFirst": c.AliveFirst, "ReadyPeriod": c.ReadyPeriod,
 		"PollInterval": c.PollInterval, "Drain": c.Drain, "GoEnabledTimeout": c.GoEnabledTimeout,
-		"HostServicesTimeout": c.HostServicesTimeout,
+		"HostServicesTimeout": c.HostServicesTimeout, "LUKSTimeout": c.LUKSTimeout,
 	} {
 		if d < 0 {
 			return configErr(name, "negative (%v)", d)
 		}
 	}
-	for name, p := range map[string]string{"ServicesRoot": c.ServicesRoot, "GoEnabledDir": c.GoEnabledDir, "GoEnabledSubfDir": c.GoEnabledSubfDir} {
+	for name, p := range map[string]string{"ServicesRoot": c.ServicesRoot, "GoEnabledDir": c.GoEnabledDir,
+		"GoEnabledSubfDir": c.GoEnabledSubfDir, "Cryptsetup": c.Cryptsetup} {
 		if p != "" && !filepath.IsAbs(p) {
 			return configErr(name, "%q is not absolute", p)
 		}
@@ -262,6 +280,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Drain == 0 {
 		c.Drain = d.Drain
+	}
+	if c.LUKSTimeout == 0 {
+		c.LUKSTimeout = DefaultLUKSTimeout
 	}
 	if c.ServicesRoot == "" {
 		c.ServicesRoot = filepath.Join(c.Root, hostsvc.DefaultServicesRoot)

@@ -25,8 +25,11 @@
 //     (cmd 6) gets an immediate mtcAlive only over pxeboot, and teaches
 //     the client the controllers' pxeboot addresses; over mgmt and
 //     cluster-host it gets nothing, not even an ACK. The ready event
-//     (K.3) goes out at start and every 60 s, over mgmt only (StarlingX
-//     also sends it over pxeboot once the address is known).
+//     (K.3) goes out at start and every 60 s over mgmt and, once the
+//     active controller's pxeboot address is known, over pxeboot.
+//     LUKS_VOL_FAILED follows "cryptsetup status luks_encrypted_vault"
+//     when Config.Cryptsetup is set (run at start and every 5 s, bounded,
+//     off the mtcAlive path).
 //   - GoEnabled (E.1): once /etc/platform/.initial_config_complete and
 //     /var/run/.goenabled exist, the tests of /etc/goenabled.d run, if
 //     /var/run/goenabled is absent, all in parallel, directly (no shell),
@@ -35,6 +38,14 @@
 //     controller the subfunction tests follow, gated on
 //     /var/run/.worker_config_complete and /var/run/.goenabled_subf, and
 //     write goenabled_subf or goenabled_subf_failed.
+//   - GoEnabled requests (cmds 9 main, 10 subfunction; K.8): ACKed at
+//     once; the set's tests then run (a run in progress, the start-up one
+//     included, is joined rather than repeated), their flag files are
+//     written, and one goEnabled message answers over mgmt — 7 or 8 when
+//     they passed, 11 or 12 with the failure text — consuming a mgmt
+//     sequence number. Requests that arrive while one is being answered
+//     share its answer. StarlingX's agent sends these requests; this
+//     module's agent reads the mtcAlive flags instead.
 //   - Auto-start (E.3) through hostsvc's Scheduler, for every node type:
 //     nothing while /var/run/.node_locked exists; an AIO controller waits
 //     for goenabled_subf and starts controller, then worker services;
@@ -67,10 +78,21 @@
 //   - The result status follows the outcome, not a search for "failed" or
 //     "timeout" in the text (see wire.NewHostServicesResult).
 //   - The auto-start re-checks the locked flag while it waits (hostsvc).
-//   - Goenabled requests (cmds 9, 10) are ACKed but answered by the flags
-//     of the next mtcAlive, not by goEnabled messages (7, 8, 11, 12);
-//     LUKS_VOL_FAILED is never set (no cryptsetup call); collectd and pmon
-//     are not stopped before a reboot.
+//   - A goEnabled message's buffer is the failure text alone (empty when
+//     the tests passed); StarlingX appends the mtcAlive JSON tail to it
+//     (wire.NewGoEnabled). A subfunction request to a host without the
+//     worker subfunction is answered "failed" rather than running the
+//     main tests' directory.
+//   - The LUKS check is off unless Config.Cryptsetup is set (StarlingX
+//     always runs it, so a host without the vault would report a
+//     failure); collectd and pmon are not stopped before a reboot.
+//
+// # Observing it
+//
+// Config.OnEvent receives typed [Event]s — script sets starting and done
+// (with whether the one result was sent), the auto-start's requests,
+// goenabled runs and replies, machine actions — so that a caller (the
+// demo, a test) need not parse logs. Collector gives the same as counters.
 //
 // # Safety
 //

@@ -199,3 +199,57 @@ func TestRealTransportAddr(t *testing.T) {
 		t.Errorf("cluster Addr = %v", a)
 	}
 }
+
+// The LUKS check executes Cryptsetup directly with "status
+// luks_encrypted_vault"; its exit code decides; a hung check is killed
+// with its process group at LUKSTimeout.
+func TestExecLUKSCheck(t *testing.T) {
+	_, _, cfg := execConfig(t, standardController())
+	dir := t.TempDir()
+	args, rc := filepath.Join(dir, "args"), filepath.Join(dir, "rc")
+	fifo := filepath.Join(dir, "pid")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Cryptsetup = filepath.Join(dir, "cryptsetup")
+	writeExec(t, cfg.Cryptsetup, "echo \"$*\" >> "+args+"\n[ -f "+rc+".hang ] && { sleep 60 & echo $! > "+fifo+"; wait; }\nexit $(cat "+rc+")\n")
+	cfg.LUKSTimeout = 300 * time.Millisecond
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	for _, code := range []string{"0", "2"} {
+		if err := os.WriteFile(rc, []byte(code), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		failed, why := c.luksCheck(ctx)
+		if failed != (code != "0") {
+			t.Errorf("exit %s: failed=%v (%s)", code, failed, why)
+		}
+	}
+	if b, _ := os.ReadFile(args); string(b) != "status luks_encrypted_vault\nstatus luks_encrypted_vault\n" {
+		t.Errorf("arguments %q", b)
+	}
+	writeFile(t, rc+".hang")
+	pidc := make(chan string, 1)
+	go func() {
+		b, _ := os.ReadFile(fifo)
+		pidc <- strings.TrimSpace(string(b))
+	}()
+	t0 := time.Now()
+	failed, why := c.luksCheck(ctx)
+	if !failed || !strings.Contains(why, "timeout") {
+		t.Errorf("hung check: failed=%v (%s)", failed, why)
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Errorf("hung check took %v, want about 300ms", d)
+	}
+	pid := <-pidc
+	if _, err := os.Stat("/proc/" + pid); err == nil {
+		if b, _ := os.ReadFile("/proc/" + pid + "/stat"); !strings.Contains(string(b), ") Z") {
+			t.Errorf("the check's background child %s still alive", pid)
+		}
+	}
+}

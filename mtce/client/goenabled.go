@@ -9,11 +9,59 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
 	"opendev.org/starlingx/metal-go/hostsvc"
+	"opendev.org/starlingx/metal-go/mtce"
+	"opendev.org/starlingx/metal-go/mtce/wire"
 )
+
+// goSet is one set of goenabled tests: the main ones, or the subfunction
+// (worker) ones of an AIO controller.
+type goSet int
+
+const (
+	goMain goSet = iota
+	goSubf
+)
+
+func (s goSet) String() string {
+	if s == goSubf {
+		return "subf"
+	}
+	return "main"
+}
+
+// files returns the set's pass and failed flag files.
+func (s goSet) files() (pass, fail string) {
+	if s == goSubf {
+		return hostsvc.GoEnabledSubfFile, hostsvc.GoEnabledSubfFailedFile
+	}
+	return hostsvc.GoEnabledFile, hostsvc.GoEnabledFailedFile
+}
+
+func (c *Client) goDir(s goSet) string {
+	if s == goSubf {
+		return c.cfg.GoEnabledSubfDir
+	}
+	return c.cfg.GoEnabledDir
+}
+
+// goFlight lets one run of a test set be in progress at a time: a caller
+// that finds one running waits for it and takes its outcome, so the
+// start-up run and the agent's requests never run the tests twice at once.
+type goFlight struct {
+	mu  sync.Mutex
+	cur *goRun
+}
+
+type goRun struct {
+	done   chan struct{}
+	reason string // "" passed
+	err    error  // no outcome (ctx ended, or the flag file could not be written)
+}
 
 // goenabled runs the goenabled tests at start-up (spec E.1): once
 // /etc/platform/.initial_config_complete and /var/run/.goenabled exist, the
@@ -21,45 +69,84 @@ import (
 // /var/run/goenabled (pass) or /var/run/goenabled_failed (fail, with the
 // failure text). On an AIO controller the subfunction tests follow, gated
 // on /var/run/.worker_config_complete and /var/run/.goenabled_subf, and
-// write goenabled_subf or goenabled_subf_failed.
+// write goenabled_subf or goenabled_subf_failed. A set that an agent's
+// request ran (or is running) meanwhile is not run again.
 func (c *Client) goenabled(ctx context.Context) {
-	if c.exists(hostsvc.GoEnabledFile) {
-		c.log.Info("goenabled flag present; tests not re-run")
-	} else {
-		if !c.waitFiles(ctx, ConfigCompleteFile, GoEnabledGateFile) {
-			return
-		}
-		if !c.runGoEnabled(ctx, "main", c.cfg.GoEnabledDir, hostsvc.GoEnabledFile, hostsvc.GoEnabledFailedFile) {
-			return
-		}
-	}
-	if !c.node.AIOController() || c.exists(hostsvc.GoEnabledSubfFile) {
+	if !c.goenabledAtStart(ctx, goMain, ConfigCompleteFile, GoEnabledGateFile) {
 		return
 	}
-	if !c.waitFiles(ctx, WorkerConfigFile, GoEnabledSubfGateFile) {
+	if !c.node.AIOController() {
 		return
 	}
-	c.runGoEnabled(ctx, "subf", c.cfg.GoEnabledSubfDir, hostsvc.GoEnabledSubfFile, hostsvc.GoEnabledSubfFailedFile)
+	c.goenabledAtStart(ctx, goSubf, WorkerConfigFile, GoEnabledSubfGateFile)
 }
 
-// runGoEnabled runs one set of tests and writes its flag files; it reports
-// whether they passed.
-func (c *Client) runGoEnabled(ctx context.Context, which, dir, passFile, failFile string) bool {
+// goenabledAtStart runs set s once its gates exist, unless its pass file
+// is there; it reports whether the set passed.
+func (c *Client) goenabledAtStart(ctx context.Context, s goSet, gates ...string) bool {
+	pass, _ := s.files()
+	if c.exists(pass) {
+		if s == goMain {
+			c.log.Info("goenabled flag present; tests not re-run")
+		}
+		return true
+	}
+	if !c.waitFiles(ctx, gates...) {
+		return false
+	}
+	if c.exists(pass) { // a request ran them while we waited
+		return true
+	}
+	reason, err := c.runGoEnabledOnce(ctx, s)
+	return err == nil && reason == ""
+}
+
+// runGoEnabledOnce runs set s, or joins the run in progress, and returns
+// its outcome: "" when the tests passed, else the failure text; err when
+// there is no outcome.
+func (c *Client) runGoEnabledOnce(ctx context.Context, s goSet) (string, error) {
+	f := &c.goRuns[s]
+	f.mu.Lock()
+	if r := f.cur; r != nil {
+		f.mu.Unlock()
+		select {
+		case <-r.done:
+			return r.reason, r.err
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	r := &goRun{done: make(chan struct{})}
+	f.cur = r
+	f.mu.Unlock()
+	r.reason, r.err = c.runGoEnabled(ctx, s)
+	f.mu.Lock()
+	f.cur = nil
+	f.mu.Unlock()
+	close(r.done)
+	return r.reason, r.err
+}
+
+// runGoEnabled runs one set of tests and writes its flag files.
+func (c *Client) runGoEnabled(ctx context.Context, s goSet) (string, error) {
+	which, dir := s.String(), c.goDir(s)
+	passFile, failFile := s.files()
 	c.log.Info("running goenabled tests", "tests", which, "dir", dir)
 	start := time.Now()
 	reason := c.runTests(ctx, dir)
-	if ctx.Err() != nil {
-		return false
+	if err := ctx.Err(); err != nil {
+		return "", err
 	}
 	if reason == "" {
 		_ = c.removeFlag(failFile)
 		if err := c.writeFlag(passFile, ""); err != nil {
 			c.log.Error("cannot write goenabled flag", "file", passFile, "err", err)
-			return false
+			return "", err
 		}
 		c.log.Info("goenabled tests passed", "tests", which, "duration", time.Since(start))
 		c.m.goenabled.WithLabelValues(which, "pass").Inc()
-		return true
+		c.emit(Event{Kind: EventGoEnabled, Tests: which})
+		return "", nil
 	}
 	_ = c.removeFlag(passFile)
 	if err := c.writeFlag(failFile, reason+"\n"); err != nil {
@@ -67,7 +154,58 @@ func (c *Client) runGoEnabled(ctx context.Context, which, dir, passFile, failFil
 	}
 	c.log.Error("goenabled tests failed", "tests", which, "reason", reason, "duration", time.Since(start))
 	c.m.goenabled.WithLabelValues(which, "fail").Inc()
-	return false
+	c.emit(Event{Kind: EventGoEnabled, Tests: which, Reason: reason})
+	return reason, nil
+}
+
+// goEnabledRequest answers the agent's goEnabled request (cmd 9 main, 10
+// subfunction; spec K.8: ACK now, result later): the set's tests run (or
+// the run in progress is joined), their flag files are written, and one
+// goEnabled message goes to the agent over mgmt — 7 or 8 when they
+// passed, 11 or 12 with the failure text when not — consuming a mgmt
+// mtcAlive sequence number as StarlingX does. A request that arrives while
+// one for the same set is being answered is covered by that answer (one
+// reply). A subfunction request to a host that is not an AIO controller is
+// answered "failed" at once. It runs on c.actions.
+func (c *Client) goEnabledRequest(ctx context.Context, s goSet) {
+	defer func() {
+		c.mu.Lock()
+		c.goRequests[s] = false
+		c.mu.Unlock()
+	}()
+	var reason string
+	if s == goSubf && !c.node.AIOController() {
+		reason = "no worker subfunction on this host"
+	} else {
+		var err error
+		if reason, err = c.runGoEnabledOnce(ctx, s); err != nil {
+			c.log.Warn("goenabled request not answered", "tests", s.String(), "err", err)
+			return
+		}
+	}
+	flags, health := c.aliveFlags(mtce.NetworkMgmt, false)
+	c.mu.Lock()
+	c.seq[mtce.NetworkMgmt]++
+	seq := c.seq[mtce.NetworkMgmt]
+	c.mu.Unlock()
+	msg, err := wire.NewGoEnabled(wire.GoEnabled{
+		Subfunction: s == goSubf,
+		Passed:      reason == "",
+		Reason:      reason,
+		Uptime:      uint32(max(c.cfg.Uptime()/time.Second, 0)),
+		Health:      health,
+		Flags:       flags,
+		Sequence:    seq,
+	})
+	if err != nil {
+		c.log.Error("cannot build goenabled message", "err", err)
+		return
+	}
+	if c.send(ctx, mtce.NetworkMgmt, c.agentAddr(c.cfg.Controller), &msg) {
+		c.m.goenabledSent.WithLabelValues(msg.Command.String()).Inc()
+	}
+	c.log.Info("goenabled request answered", "tests", s.String(), "message", msg.Command.String(), "reason", reason)
+	c.emit(Event{Kind: EventGoEnabledReply, Tests: s.String(), Reason: reason})
 }
 
 // runTests runs every test of dir in parallel, directly and without a
