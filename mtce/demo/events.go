@@ -3,13 +3,13 @@ package demo
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"opendev.org/starlingx/metal-go/mtce/agent"
+	"opendev.org/starlingx/metal-go/mtce/client"
 )
 
 // Event kinds.
@@ -132,71 +132,49 @@ func (d *Demo) emit(ev Event) {
 // Events returns the last n events (at most 200 are kept).
 func (d *Demo) Events(n int) []Event { return d.ev.last(n) }
 
-// clientLogger turns a client's log records into events (host services,
-// goenabled, machine actions) and passes them on to Config.Logger.
-type clientLogger struct {
-	h     *host
-	boot  int
-	next  slog.Handler
-	attrs []slog.Attr
-}
-
-func newClientLogger(h *host, boot int) *slog.Logger {
-	next := h.d.log.With("component", "client", "host", h.name).Handler()
-	return slog.New(&clientLogger{h: h, boot: boot, next: next})
-}
-
-func (l *clientLogger) Enabled(ctx context.Context, lv slog.Level) bool {
-	return lv >= slog.LevelInfo || l.next.Enabled(ctx, lv)
-}
-
-func (l *clientLogger) WithAttrs(as []slog.Attr) slog.Handler {
-	c := *l
-	c.attrs = append(slices.Clone(l.attrs), as...)
-	c.next = l.next.WithAttrs(as)
-	return &c
-}
-
-func (l *clientLogger) WithGroup(name string) slog.Handler {
-	c := *l
-	c.next = l.next.WithGroup(name)
-	return &c
-}
-
-func (l *clientLogger) Handle(ctx context.Context, r slog.Record) error {
-	attr := map[string]string{}
-	r.Attrs(func(a slog.Attr) bool {
-		attr[a.Key] = a.Value.String()
-		return true
-	})
-	h := l.h
-	cmd := strings.TrimSuffix(attr["command"], " host services")
-	switch r.Message {
-	case "host services starting":
-		h.setServices("running " + cmd)
-		h.d.emit(Event{Time: r.Time, Kind: KindServices, Host: h.name, Text: cmd + " host services: running"})
-	case "host services done":
-		h.record(l.boot, ServiceResult{Command: cmd, Outcome: attr["outcome"], At: r.Time})
-		text := fmt.Sprintf("%s host services: %s in %s; one result sent to the agent", cmd, attr["outcome"], roundDur(attr["duration"]))
-		if t := attr["text"]; t != "" && attr["outcome"] != "pass" {
-			text += " (" + t + ")"
+// clientEvents turns a client's events (host services, goenabled, machine
+// actions) into demo events; boot is the client's boot number.
+func clientEvents(h *host, boot int) func(client.Event) {
+	return func(e client.Event) {
+		cmd := strings.TrimSuffix(e.Command.String(), " host services")
+		switch e.Kind {
+		case client.EventServicesStarting:
+			h.setServices("running " + cmd)
+			h.d.emit(Event{Time: e.Time, Kind: KindServices, Host: h.name, Text: cmd + " host services: running"})
+		case client.EventServicesDone:
+			outcome := e.Result.Outcome.String()
+			h.record(boot, ServiceResult{Command: cmd, Outcome: outcome, At: e.Time})
+			sent := "one result sent to the agent"
+			if !e.ResultSent {
+				sent = "its result could not be sent"
+			}
+			text := fmt.Sprintf("%s host services: %s in %s; %s", cmd, outcome, e.Result.Duration.Round(time.Millisecond), sent)
+			if !e.Result.OK() {
+				text += " (" + e.Result.Text() + ")"
+			}
+			h.d.emit(Event{Time: e.Time, Kind: KindServices, Host: h.name, Text: text})
+		case client.EventAutoStart:
+			if e.Reason != "" {
+				h.d.emit(Event{Time: e.Time, Kind: KindServices, Host: h.name, Text: "auto-start: none (" + e.Reason + ")"})
+				return
+			}
+			cmds := make([]string, len(e.Commands))
+			for i, c := range e.Commands {
+				cmds[i] = c.String()
+			}
+			h.d.emit(Event{Time: e.Time, Kind: KindServices, Host: h.name, Text: "auto-start: [" + strings.Join(cmds, " ") + "]"})
+		case client.EventGoEnabled:
+			text := "goenabled tests (" + e.Tests + ") passed"
+			if e.Reason != "" {
+				text = "goenabled tests (" + e.Tests + ") failed: " + e.Reason
+			}
+			h.d.emit(Event{Time: e.Time, Kind: KindGoEnable, Host: h.name, Text: text})
+		case client.EventAction:
+			if e.Refused {
+				h.d.emit(Event{Time: e.Time, Kind: KindBoot, Host: h.name, Text: "mtcClient refused " + e.Action})
+			}
 		}
-		h.d.emit(Event{Time: r.Time, Kind: KindServices, Host: h.name, Text: text})
-	case "auto-start requested":
-		h.d.emit(Event{Time: r.Time, Kind: KindServices, Host: h.name, Text: "auto-start: " + attr["commands"]})
-	case "node locked: no auto-start":
-		h.d.emit(Event{Time: r.Time, Kind: KindServices, Host: h.name, Text: "auto-start: none (node locked)"})
-	case "goenabled tests passed":
-		h.d.emit(Event{Time: r.Time, Kind: KindGoEnable, Host: h.name, Text: "goenabled tests (" + attr["tests"] + ") passed"})
-	case "goenabled tests failed":
-		h.d.emit(Event{Time: r.Time, Kind: KindGoEnable, Host: h.name, Text: "goenabled tests (" + attr["tests"] + ") failed: " + attr["reason"]})
-	case "action refused: not configured":
-		h.d.emit(Event{Time: r.Time, Kind: KindBoot, Host: h.name, Text: "mtcClient refused " + attr["action"]})
 	}
-	if l.next.Enabled(ctx, r.Level) {
-		return l.next.Handle(ctx, r)
-	}
-	return nil
 }
 
 // HostView is one host's line of the status table.

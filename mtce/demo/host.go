@@ -275,7 +275,8 @@ func (h *host) startClient(ctx context.Context, n int) error {
 	}
 	bootAt := time.Now()
 	c.Uptime = func() time.Duration { return time.Since(bootAt) + h.d.cfg.BootDelay }
-	c.Logger = newClientLogger(h, n)
+	c.Logger = h.d.log.With("component", "client", "host", h.name)
+	c.OnEvent = clientEvents(h, n)
 	cli, err := client.New(c)
 	if err != nil {
 		return err
