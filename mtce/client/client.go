@@ -5,7 +5,9 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,10 +49,13 @@ type Client struct {
 	draining    bool
 	schedCancel context.CancelFunc
 	actions     sync.WaitGroup
-	goRuns      [2]goFlight // main, subf: one run of each test set at a time
-	goRequests  [2]bool     // main, subf: an agent's goEnabled request is being answered
-	luksFailed  atomic.Bool // the last LUKS check failed
-	ackMu       sync.Mutex  // held while a host-services request is submitted and ACKed
+	goRuns      [2]goFlight       // main, subf: one run of each test set at a time
+	goRequests  [2]bool           // main, subf: an agent's goEnabled request is being answered
+	luksFailed  atomic.Bool       // the last LUKS check failed
+	ackMu       sync.Mutex        // held while a host-services request is submitted and ACKed
+	autoWaiting bool              // the start-up auto-start has not submitted yet
+	autoPlan    []hostsvc.Command // what it will submit
+	heldStarts  []hostsvc.Command // agent start requests held for it
 }
 
 // New validates cfg, fills in its defaults, builds the host-services
@@ -192,6 +197,10 @@ func (c *Client) Run(ctx context.Context) error {
 	defer schedCancel()
 
 	c.restoreLock()
+	_, plan := hostsvc.AutoStartPlan(c.node)
+	c.mu.Lock()
+	c.autoWaiting, c.autoPlan = true, plan
+	c.mu.Unlock()
 	schedDone := make(chan struct{})
 	go func() {
 		defer close(schedDone)
@@ -293,6 +302,7 @@ func (c *Client) onResult(r hostsvc.Result) {
 	c.log.Log(context.Background(), lvl, "host services done", "command", r.Command.String(),
 		"outcome", r.Outcome.String(), "text", r.Text(), "duration", r.Duration)
 	wr := resultOf(r)
+	wr.Script = c.hostPath(wr.Script)
 	msg, err := wire.NewHostServicesResult(wr)
 	if err != nil {
 		c.log.Error("cannot build result", "err", err)
@@ -339,8 +349,25 @@ func resultOf(r hostsvc.Result) wire.Result {
 }
 
 // autoStart runs the start-up auto-start (spec E.3) through the scheduler.
+// Agent start requests for its commands that came while it waited for its
+// gate were held (hostServices): when it submits, they are answered by its
+// runs; when it gives up (node locked, goenabled failed), they are
+// submitted as the agent asked.
 func (c *Client) autoStart(ctx context.Context) {
 	tickets, err := c.sched.AutoStart(ctx)
+	c.mu.Lock()
+	held := c.heldStarts
+	c.autoWaiting, c.heldStarts = false, nil
+	c.mu.Unlock()
+	if err != nil && ctx.Err() == nil {
+		for _, cmd := range held {
+			if _, serr := c.sched.Submit(cmd); serr != nil {
+				c.log.Warn("held host services request refused", "command", cmd.String(), "err", serr)
+				continue
+			}
+			c.log.Info("held host services request submitted: the auto-start gave up", "command", cmd.String())
+		}
+	}
 	switch {
 	case err == nil:
 		cmds := make([]string, len(tickets))
@@ -376,6 +403,22 @@ func (c *Client) restoreLock() {
 		return
 	}
 	c.log.Info("node locked flag restored from persistent copy")
+}
+
+// hostPath returns p as the host sees it: relative to Config.Root, with a
+// leading slash ("/etc/services.d/worker/w1" for a Root of /tmp/h1), so
+// that the texts sent to the agent read as on a real host whatever the
+// Root, and a long Root does not push the script's name past the 63 bytes
+// a result carries. Paths outside Root are returned unchanged.
+func (c *Client) hostPath(p string) string {
+	if p == "" || c.cfg.Root == "/" {
+		return p
+	}
+	rel, err := filepath.Rel(c.cfg.Root, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
+		return p
+	}
+	return "/" + rel
 }
 
 // agentAddr is addr on the agent's management/cluster port.

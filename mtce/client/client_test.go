@@ -439,7 +439,7 @@ func TestServicesFailureFlag(t *testing.T) {
 			t.Fatalf("results %d", len(res))
 		}
 		r, _ := res[1].Msg.HostServicesResult()
-		wantText := filepath.Join(root, "/etc/services.d/worker/w1") + " failed ; rc:3"
+		wantText := "/etc/services.d/worker/w1 failed ; rc:3"
 		if r.Status != mtce.FailOperation || (len(wantText) <= 63 && r.Text != wantText) {
 			t.Errorf("worker result %+v, want FAIL_OPERATION %q", r, wantText)
 		}
@@ -530,7 +530,7 @@ func TestGoEnabledFailure(t *testing.T) {
 			t.Fatal(err)
 		}
 		// t1 hangs: at the timeout it is the first unfinished test.
-		if want := filepath.Join(root, DefaultGoEnabledDir, "t1") + " timeout\n"; string(b) != want {
+		if want := filepath.Join(DefaultGoEnabledDir, "t1") + " timeout\n"; string(b) != want {
 			t.Errorf("failed flag %q, want %q", b, want)
 		}
 		if n := len(l.paths()); n != 2 {

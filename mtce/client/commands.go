@@ -137,7 +137,9 @@ func (c *Client) hostServices(ctx context.Context, p wire.Packet, fn mtce.NodeFu
 	c.ackMu.Lock()
 	defer c.ackMu.Unlock()
 	rc := mtce.Pass
-	if _, err := c.sched.Submit(cmd); err != nil {
+	if start && c.holdForAutoStart(cmd) {
+		c.log.Info("host services request held: the auto-start will run it once goenabled passes", "command", cmd.String())
+	} else if _, err := c.sched.Submit(cmd); err != nil {
 		c.log.Warn("host services request refused", "command", cmd.String(), "err", err)
 		rc = mtce.FailOperation
 	}
@@ -147,6 +149,28 @@ func (c *Client) hostServices(ctx context.Context, p wire.Packet, fn mtce.NodeFu
 		return
 	}
 	c.sendAck(ctx, p, &ack)
+}
+
+// holdForAutoStart reports whether a start request is held for the
+// start-up auto-start: while the auto-start waits for its gate (goenabled,
+// and on AIO the subfunction goenabled), a start of one of its commands
+// would otherwise run at once, before the goenabled tests, and then again
+// when the auto-start submits — twice, with two results. Held, it is
+// answered by the auto-start's run: one run, one result (spec E.4). As far
+// as spec E.3/E.4 describe it, StarlingX's client runs such a request at
+// once; its agent has not sent start requests since 6106051. The agent
+// waits host_services_timeout + 5 s for the result, so a gate that opens
+// later than that makes it time out, as a slow set would.
+func (c *Client) holdForAutoStart(cmd hostsvc.Command) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.autoWaiting || !slices.Contains(c.autoPlan, cmd) {
+		return false
+	}
+	if !slices.Contains(c.heldStarts, cmd) {
+		c.heldStarts = append(c.heldStarts, cmd)
+	}
+	return true
 }
 
 // ack sends the ACK of every other command: the request itself with the

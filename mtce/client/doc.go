@@ -63,7 +63,12 @@
 //     on receipt with the enhanced magic, then handed to the scheduler;
 //     exactly one result (cmd 21) follows per executed set. A start only
 //     sets the scheduler's request, so it coalesces with the auto-start
-//     and other starts (E.4): one run, one result, for all of them.
+//     and other starts (E.4): one run, one result, for all of them; a
+//     start of one of the auto-start's commands that comes while the
+//     auto-start still waits for goenabled is held for it (it runs once,
+//     after goenabled) unless the auto-start gives up, when it runs as
+//     asked. Script paths in result and goenabled texts are given as the
+//     host sees them, relative to Config.Root.
 //     Reboot, reset, wipedisk and lazy reboot are ACKed, then the
 //     configured [Actions] run. Every other command is ACKed, except 6,
 //     12, 22 and 23.
@@ -78,6 +83,8 @@
 //   - The result status follows the outcome, not a search for "failed" or
 //     "timeout" in the text (see wire.NewHostServicesResult).
 //   - The auto-start re-checks the locked flag while it waits (hostsvc).
+//   - A start request that comes before goenabled passed waits for the
+//     auto-start instead of running at once and again after goenabled.
 //   - A goEnabled message's buffer is the failure text alone (empty when
 //     the tests passed); StarlingX appends the mtcAlive JSON tail to it
 //     (wire.NewGoEnabled). A subfunction request to a host without the

@@ -66,7 +66,7 @@ func TestExecHostServices(t *testing.T) {
 	conn.inject(t, mtce.NetworkMgmt, agentFrom, mustMsg(t)(wire.NewHostServicesRequest(mtce.FunctionController, false, target(mtce.NetworkMgmt))))
 	got = conn.waitSent(t, 10*time.Second, func(ss []sent) bool { return len(results(ss)) == 1 })
 	r, _ = results(got)[0].Msg.HostServicesResult()
-	c2 := filepath.Join(root, "/etc/services.d/controller/c2")
+	c2 := "/etc/services.d/controller/c2"
 	if r.Status != mtce.FailOperation || !strings.HasPrefix(c2+" failed ; rc:7", r.Text) {
 		t.Errorf("stop result %+v", r)
 	}

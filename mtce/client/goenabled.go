@@ -238,7 +238,7 @@ func (c *Client) runTests(ctx context.Context, dir string) string {
 	for i, s := range scripts {
 		p, err := c.launcher.Launch(hostsvc.LaunchSpec{Path: s, Env: env})
 		if err != nil {
-			launchErr = s + " failed ; launch: " + err.Error()
+			launchErr = c.hostPath(s) + " failed ; launch: " + err.Error()
 			break
 		}
 		procs = append(procs, p)
@@ -280,11 +280,11 @@ func (c *Client) runTests(ctx context.Context, dir string) string {
 	}
 	if timedOut {
 		// The first script, in path order, that was still running.
-		return scripts[max(firstUnfinished, 0)] + " timeout"
+		return c.hostPath(scripts[max(firstUnfinished, 0)]) + " timeout"
 	}
 	for i, r := range results {
 		if r.err != nil || r.code != 0 {
-			return scripts[i] + " failed ; rc:" + strconv.Itoa(r.code)
+			return c.hostPath(scripts[i]) + " failed ; rc:" + strconv.Itoa(r.code)
 		}
 	}
 	return ""

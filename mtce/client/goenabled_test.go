@@ -111,7 +111,7 @@ func TestGoEnabledRequest(t *testing.T) {
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
 		rep = goReplies(conn.take())
-		want := filepath.Join(root, DefaultGoEnabledDir, "t2") + " failed ; rc:3"
+		want := filepath.Join(DefaultGoEnabledDir, "t2") + " failed ; rc:3"
 		if len(rep) != 1 || rep[0].Msg.Command != wire.CmdMainGoEnabledFailed || rep[0].Msg.Buf != want {
 			t.Fatalf("failure replies %+v, want one cmd 11 %q", rep, want)
 		}
@@ -354,4 +354,55 @@ func TestReadyEventOverPxeboot(t *testing.T) {
 			t.Errorf("pxeboot ready event %+v (%v)", ev, err)
 		}
 	})
+}
+
+// Start requests that come while the auto-start waits for goenabled are
+// held and answered by its runs: nothing before goenabled, each script
+// once, one result per set. When the auto-start gives up (goenabled
+// failed), the held requests run as the agent asked.
+func TestStartHeldForAutoStart(t *testing.T) {
+	for _, giveUp := range []bool{false, true} {
+		t.Run(fmt.Sprintf("giveUp=%v", giveUp), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				root := writeRoot(t, aio())
+				conn := newFakeConn()
+				l := newFakeLauncher()
+				cfg := testConfig(t, root, conn, l)
+				cfg.AliveFirst, cfg.ReadyPeriod = 24*time.Hour, 24*time.Hour
+				start(t, cfg)
+				time.Sleep(10 * time.Second)
+				mm := mustMsg(t)
+				conn.inject(t, mtce.NetworkMgmt, agentFrom, mm(wire.NewHostServicesRequest(mtce.FunctionController, true, target(mtce.NetworkMgmt))))
+				conn.inject(t, mtce.NetworkMgmt, agentFrom, mm(wire.NewHostServicesRequest(mtce.FunctionWorker, true, target(mtce.NetworkMgmt))))
+				conn.inject(t, mtce.NetworkMgmt, agentFrom, mm(wire.NewHostServicesRequest(mtce.FunctionController, true, target(mtce.NetworkMgmt))))
+				time.Sleep(time.Minute)
+				synctest.Wait()
+				got := conn.take()
+				if n := len(filterCmd(got, wire.CmdStartControllerServices)) + len(filterCmd(got, wire.CmdStartWorkerServices)); n != 3 {
+					t.Fatalf("ACKs %d, want 3 at once", n)
+				}
+				if p := l.paths(); len(p) != 0 || len(results(got)) != 0 {
+					t.Fatalf("ran before goenabled: %v, results %+v", baseNames(p), results(got))
+				}
+				if giveUp {
+					writeFile(t, filepath.Join(root, hostsvc.GoEnabledSubfFailedFile))
+				} else {
+					writeFile(t, filepath.Join(root, hostsvc.GoEnabledFile))
+					writeFile(t, filepath.Join(root, hostsvc.GoEnabledSubfFile))
+				}
+				time.Sleep(time.Hour)
+				synctest.Wait()
+				if names := baseNames(l.paths()); !slices.Equal(names, []string{"c1", "c2", "w1"}) {
+					t.Errorf("launched %v, want c1 c2 w1 once each", names)
+				}
+				var texts []string
+				for _, r := range results(conn.take()) {
+					texts = append(texts, r.Msg.Buf)
+				}
+				if !slices.Equal(texts, []string{"start controller host services", "start worker host services"}) {
+					t.Errorf("results %q, want controller then worker, one each", texts)
+				}
+			})
+		})
+	}
 }
