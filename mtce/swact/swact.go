@@ -260,8 +260,18 @@ type completion struct {
 // watch posts the call's completion to the machine, bound to epoch and
 // seq, when the queue completes it (a goroutine per request in flight: the
 // SM client's Call offers a Done channel, not a callback).
+//
+// Once Close has begun no watcher is started: Close's wg.Wait must not run
+// concurrently with an Add from a machine action still in progress (a
+// data race, and a watcher Close would not wait for).
 func (c *Controller) watch(done <-chan struct{}, epoch, seq uint64, result func() (sm.ServiceNode, error)) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
 	c.wg.Add(1)
+	c.mu.Unlock()
 	go func() {
 		defer c.wg.Done()
 		select {
