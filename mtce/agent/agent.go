@@ -64,6 +64,7 @@ type Agent struct {
 	sem     chan struct{}
 	hosts   map[string]*host   // by name
 	byAddr  map[string]*host   // by mgmt, cluster-host and pxeboot IP text
+	byUUID  map[string]*host   // a hint for the event API's uuid lookups, checked on each use (hostByUUIDLocked)
 	runCtx  context.Context    // actions' context (set before ready)
 	stopped bool               // no new action or fetch may start
 	selfUp  atomic.Uint32      // the agent's own host's uptime
@@ -93,6 +94,7 @@ func New(cfg Config) (*Agent, error) {
 		sem:     make(chan struct{}, 1),
 		hosts:   map[string]*host{},
 		byAddr:  map[string]*host{},
+		byUUID:  map[string]*host{},
 		pw:      map[string]pwEntry{},
 		subs:    map[string][]chan *wire.Message{},
 	}

@@ -79,6 +79,14 @@
 //     to 11 s. A host is online at its first mtcAlive. At start the
 //     inventory's availability is believed for one threshold. The
 //     agent's own host is never made offline by this rule.
+//   - Reboot detection: an mtcAlive whose uptime is below the last one's,
+//     or, on the mgmt network from the mgmt IP, whose sequence did not
+//     advance while its uptime did, by at least 2 s less than the clock
+//     (a new client process on a new boot: a reboot faster than one
+//     mtcAlive period that the uptime alone misses; never a reordered or
+//     late datagram, never a client restart without a reboot — see
+//     mgmtRestartLocked). Only mtcAlive's binary parameters are read for
+//     a known source; the identity JSON only for an unknown one.
 //   - UDP: the sender is found by source address (mgmt, cluster-host or
 //     pxeboot IP). An mtcAlive from an unknown source is taken by its
 //     identity JSON's hostname and its source becomes that host's pxeboot
@@ -98,7 +106,10 @@
 //     VIM disabled, SM locked for controllers); force-lock (the same, then
 //     a client reset, or a BMC reset without ACK); unlock ("unlocked",
 //     then the K.8 reboot: every network, the first ACK suffices, up to 5
-//     sends 10 s apart, then a BMC reset if one is provisioned; when the
+//     sends 10 s apart, then, if a BMC is provisioned, a BMC reset after
+//     bmc_reset_delay − 50 s (bmc_reset_delay after the first send;
+//     skipped if the host goes away or comes back rebooted meanwhile: the
+//     reboot ran, its ACKs were lost); when the
 //     host is back with a reset uptime, configured and goenabled, plus
 //     subfunction goenabled on AIO: unlocked-enabled-available to SysInv,
 //     VIM and SM, the critical calls waited for up to work_queue_timeout,
@@ -116,7 +127,7 @@
 //     times; the next failure leaves it failed with "... threshold
 //     reached, Lock/Unlock to retry" and that cause's auto-recovery off
 //     until the next lock or unlock. An unlocked-enabled host that reboots
-//     on its own (uptime reset) or goes offline is failed while away and
+//     on its own or goes offline is failed while away and
 //     re-enabled when it returns configured and goenabled with the
 //     services its own client started (E.3); nothing is counted for that.
 //     SM's failed event is a counted cause (autorecovery_threshold).
@@ -158,8 +169,7 @@
 // search with mtcAlive requests and the pxeboot network (pxeboot
 // mtcAlive requests, MTC_MSG_INFO, hbs commands); degrade handling
 // (collectd, SM degraded, hwmond events are counted, not acted on);
-// BMC access monitoring (ping, the BMC-access alarm) and bmc_reset_delay
-// before a BMC reset; the lazy reboot of a failed active controller and
+// BMC access monitoring (ping, the BMC-access alarm); the lazy reboot of a failed active controller and
 // forced swact on its failure; alarms (fm); data-port state tracking;
 // patching states beyond the mtcAlive flags; uptime reporting to SysInv
 // every uptime_period; the MTC_BM_* power timers and the powercycle

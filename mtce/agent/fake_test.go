@@ -176,7 +176,7 @@ func (f *fakeHost) run(ctx context.Context) {
 			f.alive()
 		case <-up:
 			up = nil
-			f.set(func(f *fakeHost) { f.down = false; f.bootedAt = time.Now() })
+			f.set(func(f *fakeHost) { f.down = false; f.bootedAt = time.Now(); f.seq = 0 }) // a new client: sequence from 1 (K.2)
 			f.alive()
 		case m := <-f.in:
 			f.mu.Lock()

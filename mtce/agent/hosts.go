@@ -23,7 +23,8 @@ type host struct {
 	alive     bool      // online by the mtcAlive rule
 	lastAlive time.Time // last mtcAlive
 	seen      bool      // an mtcAlive arrived since the agent started
-	epoch     uint64    // bumped when the host went offline or its uptime reset
+	epoch     uint64    // bumped when the host went offline or rebooted (rebootedLocked)
+	mgmt      mgmtAlive // the last mtcAlive from the host's mgmt IP on the mgmt network
 	changed   chan struct{}
 
 	adding   bool
@@ -168,6 +169,9 @@ func (a *Agent) forgetLocked(h *host) {
 	if a.hosts[h.rec.Name] == h {
 		delete(a.hosts, h.rec.Name)
 	}
+	if a.byUUID[h.rec.UUID] == h {
+		delete(a.byUUID, h.rec.UUID)
+	}
 	h.deleted = true
 	if h.run != nil {
 		h.run.cancel()
@@ -204,6 +208,58 @@ func (s state) Hosts() []eventapi.Host {
 	}
 	return out
 }
+
+// HostByUUID, HostByName and RangeHosts implement eventapi.HostLookup:
+// the handler reads the records in place instead of a copy of all of
+// them per request (Hosts, kept for the interface).
+func (s state) HostByUUID(uuid string) (eventapi.Host, bool) {
+	if h := s.a.hostByUUIDLocked(uuid); h != nil {
+		return h.evHost(), true
+	}
+	return eventapi.Host{}, false
+}
+
+// hostByUUIDLocked returns the recorded host whose uuid is uuid. byUUID is
+// only a hint, never trusted: an entry is used only while its host is
+// still the recorded one and still has that uuid (a modify may change a
+// uuid, a delete or re-add replaces the record), so it can never return a
+// record a scan would not; on a miss the records are scanned and the hint
+// refreshed. The uuids of the records are unique (an add of a recorded
+// uuid is a modify, spec J.5), so the hint and a scan agree.
+func (a *Agent) hostByUUIDLocked(uuid string) *host {
+	if h := a.byUUID[uuid]; h != nil {
+		if h.rec.UUID == uuid && !h.deleted && a.hosts[h.rec.Name] == h {
+			return h
+		}
+		delete(a.byUUID, uuid)
+	}
+	for _, h := range a.hosts {
+		if h.rec.UUID == uuid {
+			a.byUUID[uuid] = h
+			return h
+		}
+	}
+	return nil
+}
+
+func (s state) HostByName(name string) (eventapi.Host, bool) {
+	if h := s.a.hosts[name]; h != nil {
+		return h.evHost(), true
+	}
+	return eventapi.Host{}, false
+}
+
+func (s state) RangeHosts(yield func(*eventapi.Host) bool) {
+	var x eventapi.Host
+	for _, h := range s.a.hosts {
+		x = h.evHost()
+		if !yield(&x) {
+			return
+		}
+	}
+}
+
+var _ eventapi.HostLookup = state{}
 
 func (s state) SwactHeld() bool { return s.a.sw.Held() }
 

@@ -125,6 +125,23 @@ type State interface {
 	Rejected(r Rejection)
 }
 
+// HostLookup is an optional part of a [State]. When the State has it,
+// the handler reads the records through it and never calls
+// [State.Hosts], so that a request costs no copy of every record: a
+// sysinv modify or a VIM/SM event looks its host up, and the scans (an
+// add's duplicate checks, getNode, VIM's host list) read each record in
+// place. It must see the same records as Hosts would.
+type HostLookup interface {
+	// HostByUUID returns the recorded host whose uuid is uuid.
+	HostByUUID(uuid string) (Host, bool)
+	// HostByName returns the recorded host whose hostname is name.
+	HostByName(name string) (Host, bool)
+	// RangeHosts calls yield with every recorded host, in any order,
+	// until yield returns false. The *Host is valid only during that
+	// call; the handler neither modifies nor keeps it.
+	RangeHosts(yield func(*Host) bool)
+}
+
 // Backend gives the handler exclusive access to the agent's state.
 type Backend interface {
 	// Transact calls fn once with exclusive access to the host records,

@@ -8,44 +8,79 @@ import (
 	"opendev.org/starlingx/metal-go/mtce/swact"
 )
 
+// hostSet is the records as the handler reads them inside one
+// transaction: through the State's [HostLookup] when it has one (no copy
+// of every record), else the slice of [State.Hosts].
+type hostSet struct {
+	lookup HostLookup
+	list   []Host
+}
+
+func hostsOf(s State) hostSet {
+	if l, ok := s.(HostLookup); ok {
+		return hostSet{lookup: l}
+	}
+	return hostSet{list: s.Hosts()}
+}
+
+// each calls yield with every record until it returns false.
+func (hs hostSet) each(yield func(*Host) bool) {
+	if hs.lookup != nil {
+		hs.lookup.RangeHosts(yield)
+		return
+	}
+	for i := range hs.list {
+		if !yield(&hs.list[i]) {
+			return
+		}
+	}
+}
+
+// first returns a copy of the first record for which match is true.
+func (hs hostSet) first(match func(*Host) bool) (Host, bool) {
+	var out Host
+	found := false
+	hs.each(func(h *Host) bool {
+		if match(h) {
+			out, found = *h, true
+			return false
+		}
+		return true
+	})
+	return out, found
+}
+
 // find is mtce's getNode (spec J.2): the first host whose hostname,
 // management, cluster-host or pxeboot IP, or uuid equals id. An empty or
 // "none" id matches nothing (mtce would match every host whose address is
 // "none").
-func find(hosts []Host, id string) (Host, bool) {
+func find(hosts hostSet, id string) (Host, bool) {
 	if !given(id) {
 		return Host{}, false
 	}
-	for _, h := range hosts {
-		if h.Name == id || h.UUID == id || h.MgmtIP == id || h.ClusterHostIP == id || h.PxebootIP == id {
-			return h, true
-		}
-	}
-	return Host{}, false
+	return hosts.first(func(h *Host) bool {
+		return h.Name == id || h.UUID == id || h.MgmtIP == id || h.ClusterHostIP == id || h.PxebootIP == id
+	})
 }
 
-func byName(hosts []Host, name string) (Host, bool) {
+func byName(hosts hostSet, name string) (Host, bool) {
 	if !given(name) {
 		return Host{}, false
 	}
-	for _, h := range hosts {
-		if h.Name == name {
-			return h, true
-		}
+	if hosts.lookup != nil {
+		return hosts.lookup.HostByName(name)
 	}
-	return Host{}, false
+	return hosts.first(func(h *Host) bool { return h.Name == name })
 }
 
-func byUUID(hosts []Host, uuid string) (Host, bool) {
+func byUUID(hosts hostSet, uuid string) (Host, bool) {
 	if !given(uuid) {
 		return Host{}, false
 	}
-	for _, h := range hosts {
-		if h.UUID == uuid {
-			return h, true
-		}
+	if hosts.lookup != nil {
+		return hosts.lookup.HostByUUID(uuid)
 	}
-	return Host{}, false
+	return hosts.first(func(h *Host) bool { return h.UUID == uuid })
 }
 
 // isController reports whether a host provides the controller function.
@@ -67,6 +102,10 @@ type decision struct {
 // already passed the HTTP-level checks (a JSON object, a 36-character
 // uuid, an add… or modify… operation).
 func decideSysinv(self string, hosts []Host, held bool, f Fields) decision {
+	return decideSysinvIn(self, hostSet{list: hosts}, held, f)
+}
+
+func decideSysinvIn(self string, hosts hostSet, held bool, f Fields) decision {
 	if h, ok := byUUID(hosts, f.UUID); ok {
 		return decideModify(self, hosts, held, h, h, f) // add of a known uuid → modify
 	}
@@ -74,7 +113,7 @@ func decideSysinv(self string, hosts []Host, held bool, f Fields) decision {
 }
 
 // decideAdd is add_host and add_host_precheck, in mtce's order.
-func decideAdd(self string, hosts []Host, held bool, f Fields) decision {
+func decideAdd(self string, hosts hostSet, held bool, f Fields) decision {
 	ctrlName := f.Hostname == "controller-0" || f.Hostname == "controller-1"
 	if ctrlName {
 		if h, ok := byName(hosts, f.Hostname); ok {
@@ -91,25 +130,28 @@ func decideAdd(self string, hosts []Host, held bool, f Fields) decision {
 			return decision{reply: rejectSysinv(mtce.FailInvalidUUID, f, "")}
 		}
 		mac := strings.ToLower(f.MgmtMAC)
-		for _, o := range hosts {
+		var dup *decision
+		hosts.each(func(o *Host) bool {
 			switch {
 			case o.Name == f.Hostname:
-				return decision{reply: rejectSysinv(mtce.FailDupHostname, f, "")}
+				dup = &decision{reply: rejectSysinv(mtce.FailDupHostname, f, "")}
 			case given(f.MgmtIP) && o.MgmtIP == f.MgmtIP:
-				return decision{reply: rejectSysinv(mtce.FailDupIPAddr, f, f.MgmtIP)}
+				dup = &decision{reply: rejectSysinv(mtce.FailDupIPAddr, f, f.MgmtIP)}
 			case given(mac) && strings.ToLower(o.MgmtMAC) == mac:
-				return decision{reply: rejectSysinv(mtce.FailDupMACAddr, f, "")}
+				dup = &decision{reply: rejectSysinv(mtce.FailDupMACAddr, f, "")}
 			}
+			return dup == nil
+		})
+		if dup != nil {
+			return *dup
 		}
 	}
 	// A new host.
 	nh := newHost(f)
 	if isController(nh) {
-		for _, o := range hosts {
-			if o.Name != self && isController(o.Host) {
-				// An inactive controller is already recorded.
-				return decision{reply: rejectSysinv(mtce.Fail, f, "")}
-			}
+		if _, ok := hosts.first(func(o *Host) bool { return o.Name != self && isController(o.Host) }); ok {
+			// An inactive controller is already recorded.
+			return decision{reply: rejectSysinv(mtce.Fail, f, "")}
 		}
 	}
 	switch {
@@ -217,7 +259,7 @@ func copyStates(h *mtce.Host, f Fields) {
 // the bm_ip clash; a refusal changes nothing. old is the record as
 // stored, cur the record the checks read (old with a body's states copied
 // in for an add of a recorded controller).
-func decideModify(self string, hosts []Host, held bool, old, cur Host, f Fields) decision {
+func decideModify(self string, hosts hostSet, held bool, old, cur Host, f Fields) decision {
 	reject := func(rc mtce.RC, detail string) decision {
 		r := rejectSysinv(rc, f, detail)
 		act, _ := mtce.ParseAdminAction(f.Action)
@@ -288,20 +330,17 @@ func decideModify(self string, hosts []Host, held bool, old, cur Host, f Fields)
 }
 
 // swactRequest builds the swact controller's request from the records.
-func swactRequest(hosts []Host, h Host, f Fields) *swact.Request {
+func swactRequest(hosts hostSet, h Host, f Fields) *swact.Request {
 	pers, _ := mtce.ParsePersonality(f.Personality)
 	r := &swact.Request{
 		Host: h.Name, UUID: h.UUID, Force: f.Action == "force-swact",
 		Personality: pers, Avail: h.Avail, Action: h.Action,
 		HostPatching: h.Patching,
 	}
-	for _, m := range hosts {
-		if m.UUID != h.UUID && m.Name != h.Name && isController(m.Host) {
-			r.MateEnabled = m.UnlockedEnabled()
-			r.MatePatching = m.Patching
-			r.MatePatchedNoReboot = m.PatchedNoReboot
-			break
-		}
+	if m, ok := hosts.first(func(m *Host) bool { return m.UUID != h.UUID && m.Name != h.Name && isController(m.Host) }); ok {
+		r.MateEnabled = m.UnlockedEnabled()
+		r.MatePatching = m.Patching
+		r.MatePatchedNoReboot = m.PatchedNoReboot
 	}
 	return r
 }
@@ -309,7 +348,7 @@ func swactRequest(hosts []Host, h Host, f Fields) *swact.Request {
 // applyDeltas is mod_host's step 3 on a copy of h: the fields a modify
 // may change, each as mtce accepts it. clash reports a bm_ip that another
 // host already uses.
-func applyDeltas(hosts []Host, h Host, f Fields) (mtce.Host, bool) {
+func applyDeltas(hosts hostSet, h Host, f Fields) (mtce.Host, bool) {
 	n := h.Host
 	if given(f.UUID) {
 		n.UUID = f.UUID
@@ -331,10 +370,8 @@ func applyDeltas(hosts []Host, h Host, f Fields) (mtce.Host, bool) {
 	}
 	n.BMUsername = f.BMUsername
 	if given(f.BMIP) && f.BMIP != h.BMIP {
-		for _, o := range hosts {
-			if o.UUID != h.UUID && o.BMIP == f.BMIP {
-				return n, true
-			}
+		if _, ok := hosts.first(func(o *Host) bool { return o.UUID != h.UUID && o.BMIP == f.BMIP }); ok {
+			return n, true
 		}
 	}
 	n.BMIP = f.BMIP

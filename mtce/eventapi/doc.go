@@ -114,6 +114,11 @@
 //     records; the accepting methods record the decision and return at
 //     once (the action runs after the reply), make a new host visible to
 //     the next Hosts call, and change nothing when they return an error.
+//   - For a large system, let the State implement [HostLookup] too: the
+//     handler then looks hosts up and scans them in place instead of
+//     calling Hosts (a copy of every record) on every request, and VIM's
+//     host list reads three fields per host inside the transaction and is
+//     encoded after it. It must agree with Hosts.
 //   - Serve the handler with net/http's HTTP/1.x server on a loopback
 //     listener ([Listen] refuses other addresses). Replies written through
 //     a ResponseWriter that is not an http.Hijacker (HTTP/2, httptest's

@@ -18,6 +18,8 @@ type fakeBackend struct {
 	swactErr  error // returned by Swact
 	acceptErr error // returned by the other accepting methods
 	block     bool  // Transact waits for ctx and never runs fn
+	lookup    bool  // the State has HostLookup (as the agent's)
+	copies    int   // Hosts calls (each a copy of every record in the agent)
 
 	adds     []AddRequest
 	modifies []ModifyRequest
@@ -38,7 +40,44 @@ func (b *fakeBackend) Transact(ctx context.Context, fn func(State) error) error 
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.lookup {
+		return fn(lookupState{fakeState{b}})
+	}
 	return fn(fakeState{b})
+}
+
+// lookupState is fakeState with HostLookup over the same records.
+type lookupState struct{ fakeState }
+
+func (s lookupState) Hosts() []Host {
+	s.b.copies++
+	return s.b.hosts
+}
+
+func (s lookupState) HostByUUID(uuid string) (Host, bool) {
+	for _, h := range s.b.hosts {
+		if h.UUID == uuid {
+			return h, true
+		}
+	}
+	return Host{}, false
+}
+
+func (s lookupState) HostByName(name string) (Host, bool) {
+	for _, h := range s.b.hosts {
+		if h.Name == name {
+			return h, true
+		}
+	}
+	return Host{}, false
+}
+
+func (s lookupState) RangeHosts(yield func(*Host) bool) {
+	for _, h := range s.b.hosts {
+		if !yield(&h) { // a copy, as the agent's scratch record
+			return
+		}
+	}
 }
 
 // changes counts the calls that change state.

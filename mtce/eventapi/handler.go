@@ -1,7 +1,9 @@
 package eventapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -212,7 +214,7 @@ func (h *Handler) transact(ctx context.Context, fn func(State)) (ok bool) {
 func (h *Handler) delete(ctx context.Context, id string) Reply {
 	rep := busy()
 	h.transact(ctx, func(s State) {
-		host, ok := find(s.Hosts(), id)
+		host, ok := find(hostsOf(s), id)
 		if !ok {
 			rep = notFound(id)
 			return
@@ -232,7 +234,7 @@ func (h *Handler) delete(ctx context.Context, id string) Reply {
 func (h *Handler) notVIM(ctx context.Context, c Client, id string) Reply {
 	rep := busy()
 	h.transact(ctx, func(s State) {
-		if _, ok := find(s.Hosts(), id); !ok {
+		if _, ok := find(hostsOf(s), id); !ok {
 			rep = notFound(id)
 			return
 		}
@@ -255,21 +257,63 @@ type vimList struct {
 }
 
 // vimList answers GET /v1/systems: every recorded host, 202 while any add
-// is unfinished (the body is the same list, valid JSON).
+// is unfinished (the body is the same list, valid JSON). Only the three
+// fields are read inside the transaction; the body is encoded after it,
+// so the host records stay locked for a copy of three fields per host.
 func (h *Handler) vimList(ctx context.Context) Reply {
-	rep := busy()
-	h.transact(ctx, func(s State) {
-		l := vimList{Hosts: []vimListHost{}}
-		code := http.StatusOK
-		for _, x := range s.Hosts() {
+	var l vimList
+	code := http.StatusOK
+	if !h.transact(ctx, func(s State) {
+		l.Hosts = make([]vimListHost, 0, 64)
+		hostsOf(s).each(func(x *Host) bool {
 			l.Hosts = append(l.Hosts, vimListHost{UUID: x.UUID, Hostname: x.Name, Uptime: x.Uptime})
 			if x.Adding {
 				code = http.StatusAccepted
 			}
+			return true
+		})
+	}) {
+		return busy()
+	}
+	return Reply{Code: code, raw: l.appendJSON(make([]byte, 0, 16+len(l.Hosts)*96))}
+}
+
+// appendJSON appends l's body as encoding/json writes it (the field
+// order, no HTML escaping, a final "\n"), without reflection: the list
+// of a 5,000-host system is ~400 kB.
+func (l vimList) appendJSON(b []byte) []byte {
+	b = append(b, `{"hosts":[`...)
+	for i, x := range l.Hosts {
+		if i > 0 {
+			b = append(b, ',')
 		}
-		rep = data(code, l)
-	})
-	return rep
+		b = append(b, `{"uuid":`...)
+		b = appendJSONString(b, x.UUID)
+		b = append(b, `,"hostname":`...)
+		b = appendJSONString(b, x.Hostname)
+		b = append(b, `,"uptime":`...)
+		b = strconv.AppendUint(b, uint64(x.Uptime), 10)
+		b = append(b, '}')
+	}
+	return append(b, "]}\n"...)
+}
+
+// appendJSONString appends s as a JSON string exactly as encoding/json
+// does with HTML escaping off: printable ASCII other than '"' and '\\'
+// as is; anything else through encoding/json itself.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			var w bytes.Buffer
+			enc := json.NewEncoder(&w)
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(s) // a string always encodes
+			return append(b, bytes.TrimSuffix(w.Bytes(), []byte("\n"))...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 type vimState struct {
@@ -301,7 +345,7 @@ func orNone(s string) string {
 func (h *Handler) vimHost(ctx context.Context, id string) Reply {
 	rep := busy()
 	h.transact(ctx, func(s State) {
-		x, ok := find(s.Hosts(), id)
+		x, ok := find(hostsOf(s), id)
 		if !ok {
 			rep = notFound(id)
 			return
@@ -336,7 +380,7 @@ func (h *Handler) vimEvent(ctx context.Context, f Fields) Reply {
 	}
 	rep := busy()
 	h.transact(ctx, func(s State) {
-		x, ok := byName(s.Hosts(), f.Hostname)
+		x, ok := byName(hostsOf(s), f.Hostname)
 		if !ok || (x.Admin != mtce.AdminLocked && x.Admin != mtce.AdminUnlocked) {
 			rep = pass() // mtce does nothing for an unknown host
 			return
@@ -358,7 +402,7 @@ func (h *Handler) smEvent(ctx context.Context, f Fields) Reply {
 	}
 	rep := busy()
 	h.transact(ctx, func(s State) {
-		x, ok := byName(s.Hosts(), f.Hostname)
+		x, ok := byName(hostsOf(s), f.Hostname)
 		if !ok {
 			rep = smFail(http.StatusOK, mtce.FailUnknownHostname, fmt.Sprintf("Host '%s' not found", f.Hostname))
 			return
@@ -393,7 +437,7 @@ func (h *Handler) sysinv(ctx context.Context, f Fields) Reply {
 	}
 	rep := busy()
 	h.transact(ctx, func(s State) {
-		d := decideSysinv(h.cfg.Hostname, s.Hosts(), s.SwactHeld(), f)
+		d := decideSysinvIn(h.cfg.Hostname, hostsOf(s), s.SwactHeld(), f)
 		rep = d.reply
 		if d.reject != nil {
 			s.Rejected(*d.reject)

@@ -22,7 +22,8 @@ type Reply struct {
 	Reason string
 	Action string
 
-	data any // VIM's data replies; nil for status replies
+	data any    // VIM's data replies; nil for status replies
+	raw  []byte // a data reply already encoded (one line ending in "\n"); wins over data
 }
 
 // Pass reports whether the reply's body says "status":"pass" (or is one
@@ -39,6 +40,9 @@ type statusBody struct {
 // the code (SM reads only the first line, spec J.11). A refusal always
 // carries both "reason" and "action" (sysinv formats both).
 func (r Reply) Body() []byte {
+	if r.raw != nil {
+		return r.raw
+	}
 	var v any = r.data
 	if v == nil {
 		if r.Pass() {

@@ -82,7 +82,9 @@
 //
 // The daemon has no pprof endpoint: TestProfile (METAL_LOAD_PROFILE=dir)
 // runs mtce/agent in the test process under the same load and writes CPU
-// profiles of both windows to dir (alive.pprof, events.pprof).
+// profiles of both windows to dir (alive.pprof, events.pprof), and the
+// block profile of the event-API window (block.pprof: waits of 10 µs or
+// more sampled, the agent's lock included).
 //
 // Linux only (/proc, 127.0.0.0/8 routed to loopback): on other systems the
 // package has no tests.

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"testing"
@@ -30,6 +31,7 @@ import (
 //	METAL_LOAD_PROFILE=/tmp/prof METAL_LOAD_HOSTS=5000 go test -run TestProfile -v ./cmd/mtcagent/loadtest/
 //	go tool pprof -top /tmp/prof/alive.pprof    # mtcAlive only
 //	go tool pprof -top /tmp/prof/events.pprof   # mtcAlive + event API
+//	go tool pprof -top /tmp/prof/block.pprof    # waits (≥ 10 µs sampled) during the event-API window
 func TestProfile(t *testing.T) {
 	dir := os.Getenv("METAL_LOAD_PROFILE")
 	if dir == "" {
@@ -143,8 +145,20 @@ func TestProfile(t *testing.T) {
 	client := newEventClient(cfg.EventListener.Addr().String(), workers+2)
 	defer client.close()
 	var si, vi []sample
+	// The block profile shows where goroutines waited, the agent's lock (a
+	// channel semaphore) included, during the event-API window.
+	runtime.SetBlockProfileRate(int(10 * time.Microsecond))
 	profile("events.pprof", func() {
 		si, vi = loadEvents(ctx, client, hosts[2:], bodies, 10, 2, window)
 	})
+	runtime.SetBlockProfileRate(0)
+	if f, err := os.Create(filepath.Join(dir, "block.pprof")); err != nil {
+		t.Error(err)
+	} else {
+		if err := pprof.Lookup("block").WriteTo(f, 0); err != nil {
+			t.Error(err)
+		}
+		f.Close()
+	}
 	t.Logf("in process, %d workers: sysinv modify %v; vim systems %v; %d online", workers, summarise(si), summarise(vi), online())
 }
