@@ -251,8 +251,12 @@ func (a *Agent) resetHost(ctx context.Context, h *host) error {
 
 // rebootHost is K.8: reboot sent on every network, the first ACK
 // suffices, up to RebootSends sends RebootResend apart, then a BMC reset
-// (when the BMC is provisioned).
+// (when the BMC is provisioned) once bmc_reset_delay has passed since the
+// first send (see bmcResetWait). If the host goes away or comes back
+// rebooted during that wait (the reboot ran but its ACKs were lost), the
+// BMC reset is not done.
 func (a *Agent) rebootHost(ctx context.Context, h *host) error {
+	epoch, _, _ := a.snapshot(h)
 	var last error
 	for i := 1; i <= a.cfg.RebootSends; i++ {
 		last = a.command(ctx, h, wire.CmdReboot, a.cfg.RebootResend, func(t wire.Target) (wire.Message, error) { return wire.NewReboot(t) })
@@ -267,11 +271,33 @@ func (a *Agent) rebootHost(ctx context.Context, h *host) error {
 	if !prov {
 		return fmt.Errorf("reboot not acknowledged after %d sends and no BMC: %w", a.cfg.RebootSends, last)
 	}
+	if d := a.bmcResetWait(); d > 0 {
+		a.log.Warn("reboot not acknowledged; BMC reset after bmc_reset_delay", "host", a.nameOf(h), "in", d)
+		err := a.waitFor(ctx, h, d, func(h *host) bool { return h.epoch > epoch })
+		switch {
+		case err == nil:
+			a.log.Info("host went down after an unacknowledged reboot: no BMC reset", "host", a.nameOf(h))
+			return nil
+		case !errors.Is(err, errBootTimeout):
+			return err
+		}
+	}
 	a.log.Warn("reboot not acknowledged; resetting through the BMC", "host", a.nameOf(h))
 	if _, err := a.powerDo(ctx, h, bmc.ActionReset); err != nil {
 		return fmt.Errorf("reboot not acknowledged and BMC reset failed: %w", err)
 	}
 	return nil
+}
+
+// bmcResetWait is how long an unacknowledged reboot waits after its last
+// send before the BMC reset: K.8's "bmc_reset_delay − 50 s", the 50 s
+// being the five sends 10 s apart, so that the reset comes
+// bmc_reset_delay (mtc.conf [agent], stock 300 s) after the first send.
+// With other RebootSends/RebootResend the sends' own time is subtracted
+// instead; never negative.
+func (a *Agent) bmcResetWait() time.Duration {
+	sends := time.Duration(a.cfg.RebootSends) * a.cfg.RebootResend
+	return max(a.mtc.Load().Agent.BMCResetDelay-sends, 0)
 }
 
 // adminReboot is the reboot action of a locked host: reboot, wait for it
