@@ -14,28 +14,6 @@ import (
 	"opendev.org/starlingx/metal-go/mtce/wire"
 )
 
-// TestAliveParmsAsMtcAlive: the parameters read for a known source
-// (without the identity JSON) are those wire.Message.MtcAlive returns,
-// whatever num says, with a good, a bad and no identity buffer.
-func TestAliveParmsAsMtcAlive(t *testing.T) {
-	base, err := wire.NewMtcAlive(wire.Alive{Uptime: 3600, Health: wire.HealthHealthy, Flags: wire.FlagConfigured | wire.FlagLocked,
-		Sequence: 145, Identity: wire.Identity{Hostname: "worker-0", Interface: mtce.NetworkMgmt}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, buf := range []string{base.Buf, "{not json", ""} {
-		for num := uint32(0); num <= wire.NumParms+1; num++ {
-			m := base
-			m.Buf, m.Num = buf, num
-			want, _ := m.MtcAlive()
-			want.Identity = wire.Identity{}
-			if got := aliveParms(&m); got != want {
-				t.Errorf("num %d buf %q: %+v, want %+v", num, buf, got, want)
-			}
-		}
-	}
-}
-
 // TestHostLookupAsHosts: the agent's eventapi.HostLookup (what the event
 // API reads per request) returns exactly the records of State.Hosts (the
 // copy of every record it replaced), by uuid, by name and in a scan,

@@ -111,7 +111,7 @@ func (a *Agent) handlePacket(p wire.Packet) {
 		// identity JSON (K.2) serves only to find an unknown source's
 		// host, above. Parsing it for every mtcAlive was ~40 % of the
 		// agent's own CPU at 5,000 hosts.
-		al := aliveParms(m)
+		al, _ := m.MtcAliveParams() // signature and command checked above
 		a.onAliveLocked(h, al, a.mgmtRestartLocked(h, p, al))
 	case m.Signature == wire.SigResponse:
 		if subs := a.subs[h.rec.Name]; len(subs) > 0 {
@@ -142,25 +142,6 @@ func (a *Agent) handlePacket(p wire.Packet) {
 		a.drop(DropUnexpected, p)
 	default:
 		a.drop(DropUnsupported, p)
-	}
-}
-
-// aliveParms returns an mtcAlive's binary parameters (uptime, health,
-// flags, sequence) as [wire.Message.MtcAlive] reads them — a parameter
-// beyond the message's num is 0 — without parsing the identity JSON,
-// which it leaves zero.
-func aliveParms(m *wire.Message) wire.Alive {
-	parm := func(i wire.ParmIndex) uint32 {
-		if uint32(i) < m.Num {
-			return m.Parm[i]
-		}
-		return 0
-	}
-	return wire.Alive{
-		Uptime:   parm(wire.ParmUptime),
-		Health:   wire.Health(parm(wire.ParmHealth)),
-		Flags:    wire.AliveFlags(parm(wire.ParmFlags)),
-		Sequence: parm(wire.ParmSequence),
 	}
 }
 

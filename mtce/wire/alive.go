@@ -120,18 +120,29 @@ func NewMtcAlive(a Alive) (Message, error) {
 // zero Identity and an error wrapping ErrJSON: mtcAgent then knows the
 // sender only by its source address.
 func (m *Message) MtcAlive() (Alive, error) {
-	if m.Signature != SigWorker || m.Command != CmdMtcAlive {
-		return Alive{}, wrongMessage(m, "mtcAlive")
-	}
-	a := Alive{
-		Uptime:   m.parm(ParmUptime),
-		Health:   Health(m.parm(ParmHealth)),
-		Flags:    AliveFlags(m.parm(ParmFlags)),
-		Sequence: m.parm(ParmSequence),
+	a, err := m.MtcAliveParams()
+	if err != nil {
+		return Alive{}, err
 	}
 	id, err := ParseIdentity(m.Buf)
 	a.Identity = id
 	return a, err
+}
+
+// MtcAliveParams reads an mtcAlive's binary parameters (uptime, health,
+// flags, sequence) as MtcAlive does, without parsing the identity JSON,
+// which it leaves zero: for a receiver that already knows the sender
+// (mtcAgent reads the JSON only to identify an unknown source, spec K.2).
+func (m *Message) MtcAliveParams() (Alive, error) {
+	if m.Signature != SigWorker || m.Command != CmdMtcAlive {
+		return Alive{}, wrongMessage(m, "mtcAlive")
+	}
+	return Alive{
+		Uptime:   m.parm(ParmUptime),
+		Health:   Health(m.parm(ParmHealth)),
+		Flags:    AliveFlags(m.parm(ParmFlags)),
+		Sequence: m.parm(ParmSequence),
+	}, nil
 }
 
 // parm returns parm[i] if num says it is valid, else 0.
