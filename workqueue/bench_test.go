@@ -419,9 +419,13 @@ func measureFootprint(tb testing.TB, keys []string) (f footprints) {
 	// OnAttempt runs just before a lane enters its retry wait: poll (bounded)
 	// until all have.
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); runtime.Gosched() {
-		q.mu.Lock()
-		n := len(q.timers)
-		q.mu.Unlock()
+		n := 0
+		for i := range q.shards {
+			s := &q.shards[i]
+			s.mu.Lock()
+			n += len(s.timers)
+			s.mu.Unlock()
+		}
 		if n == len(keys) {
 			break
 		}

@@ -34,10 +34,12 @@
 //     never runs more than Workers+MaxOrphans+1 goroutines.
 //   - Idle keys cost nothing. A lane is dropped as soon as it holds no item
 //     (unless it keeps an unreported critical failure or a WaitLane
-//     waiter), and the lane table, the ready ring and the retry heap shrink
-//     as lanes go idle (each halves when an eighth full, until it is down
-//     to 2,048 entries, 16 KiB, or less). Up to 1,024 dropped lanes
-//     (128 KiB) are kept for reuse.
+//     waiter), and the lane tables, the ready rings and the retry heaps
+//     shrink as lanes go idle (each halves when an eighth full, until the
+//     tables of all the shards are down to 2,048 slots, 16 KiB, in all,
+//     and the rings and heaps to as much; 64 per shard when there are more
+//     than 32 shards). Up to 1,024 dropped lanes (128 KiB) are kept for
+//     reuse.
 //   - Submit never blocks. It admits the item or refuses it at once with
 //     [ErrOverloaded] (lane at Config.MaxPerKey, or queue at
 //     Config.MaxTotal), [ErrClosed] or [ErrInvalidItem]. A refused item is
@@ -75,6 +77,25 @@
 //     context are left behind (at most Workers+MaxOrphans, reported with
 //     [ErrStuck]) and end when their Run returns. When every Run honours
 //     its context, Close joins every goroutine. It is idempotent.
+//
+// # Concurrency
+//
+// The lanes are spread over shards by key hash (32 shards, or four per
+// processor if that is more; see shardCount in shard.go). Each shard has its
+// own lock, lane table, ready ring and retry heap, so everything about one
+// key is guarded by one lock: Submit takes only its key's shard lock, and a
+// worker takes the lock of the shard it dispatches from and, after the
+// attempt, of the item's shard to finish it. That keeps Submit and the
+// workers from bouncing one lock between the cores for every item. A worker
+// dispatches from the shard it finished on while that shard has ready
+// lanes, up to 8 in a row, then looks at the next shards in turn, so no
+// shard waits for long; dispatch order across keys is not the submission
+// order (it never was promised). What is not per key (the workers'
+// lifecycle and orphans, gate holds, the drain, overload warnings, the
+// scheduler's attempt deadlines) is under one more lock, taken rarely; a
+// shard's lock may be held when it is taken, never the reverse. Stats holds
+// every shard's lock at once (in shard order), so its counters add up.
+// MaxTotal is counted in one atomic, only when it is set.
 //
 // # Attempts
 //

@@ -118,9 +118,9 @@ const (
 	stDone                           // finished and published
 )
 
-// stateVar holds an itemState. It changes under q.mu, except that the worker
-// whose Run returned moves it from stRunning to stFinishing with a
-// compare-and-swap, racing Purge/Cancel/Close, which swap stRunning to
+// stateVar holds an itemState. It changes under the lock of the item's
+// shard, except that the worker whose Run returned moves it from stRunning
+// to stFinishing with a compare-and-swap, racing Purge/Cancel/Close, which swap stRunning to
 // stDetached; whoever wins owns the end of the attempt.
 type stateVar struct{ v atomic.Uint32 }
 
@@ -139,7 +139,7 @@ type Handle struct {
 	item      Item          // defaults applied
 	submitted time.Duration // only with an Observer (EventDone's Duration)
 
-	// Guarded by q.mu (state: see stateVar).
+	// Guarded by the shard's lock (state: see stateVar).
 	lane       *lane   // nil once detached or done
 	prev, next *Handle // lane list
 	state      stateVar
@@ -147,11 +147,13 @@ type Handle struct {
 	final      bool    // stFinishing: the attempt ended the item
 	abort      outcome // stFinishing and !final: cut short by Purge/Cancel/Close
 	wasRunning bool    // stDetached: an attempt was cut short
+	shard      uint8   // index in q.shards of key's shard; set by Submit, then read-only
 	err        error
 	done       chan struct{}
 
 	// The running attempt's context (actx for the first attempt); set
-	// under q.mu at dispatch. Its deadline minus its timeout is its start.
+	// under the shard's lock at dispatch. Its deadline minus its timeout is
+	// its start.
 	ctx  *attemptCtx
 	actx attemptCtx
 
@@ -172,8 +174,9 @@ func (h *Handle) Seq() uint64 { return h.seq }
 // Done returns a channel that is closed when the item has finished and its
 // OnDone callback has returned.
 func (h *Handle) Done() <-chan struct{} {
-	h.q.mu.Lock()
-	defer h.q.mu.Unlock()
+	s := &h.q.shards[h.shard]
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if h.done == nil {
 		h.done = make(chan struct{})
 	}
@@ -195,8 +198,9 @@ func (h *Handle) Wait(ctx context.Context) error {
 // Err returns the item's final error once Done is closed: nil on success,
 // else an *Error. Before that it returns nil.
 func (h *Handle) Err() error {
-	h.q.mu.Lock()
-	defer h.q.mu.Unlock()
+	s := &h.q.shards[h.shard]
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if h.state.load() != stDone {
 		return nil
 	}
@@ -205,8 +209,9 @@ func (h *Handle) Err() error {
 
 // Attempts returns the number of attempts started so far.
 func (h *Handle) Attempts() int {
-	h.q.mu.Lock()
-	defer h.q.mu.Unlock()
+	s := &h.q.shards[h.shard]
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return int(h.attempts)
 }
 
@@ -219,12 +224,13 @@ func (h *Handle) Attempts() int {
 // outcome).
 func (h *Handle) Cancel() {
 	q := h.q
-	q.mu.Lock()
+	s := &q.shards[h.shard]
+	s.mu.Lock()
 	var out []*Handle
-	if detached, _ := q.cutLocked(h, ErrCanceled); detached {
+	if detached, _ := q.cutLocked(s, h, ErrCanceled); detached {
 		out = append(out, h)
 	}
-	q.mu.Unlock()
+	s.mu.Unlock()
 	q.deliverDetached(out, ErrCanceled)
 }
 

@@ -16,10 +16,22 @@ import "hash/maphash"
 // does all the time) resized it up to 2,048 slots and back on every cycle,
 // ~50 bytes allocated per item and a rehash under the queue's lock. At
 // 2,048 slots, up to 1,536 keys with work never resize it.
+//
+// A queue's lanes are spread over its shards, each with its own table; the
+// shards share the floor (minSlots, a power of two), so that all of them
+// together keep at most minLaneSlots slots once idle.
 type laneTable struct {
-	seed  maphash.Seed
-	slots []*lane // power-of-two length, or nil when empty
-	n     int
+	seed     maphash.Seed
+	slots    []*lane // power-of-two length, or nil when empty
+	n        int
+	minSlots int // 0 means minLaneSlots
+}
+
+func (t *laneTable) floor() int {
+	if t.minSlots > 0 {
+		return t.minSlots
+	}
+	return minLaneSlots
 }
 
 // minLaneSlots is the smallest table once used; see laneTable.
@@ -56,7 +68,7 @@ func (t *laneTable) getHashed(key string, h uint64) *lane {
 // put adds l, whose key is not in the table and whose hash is set.
 func (t *laneTable) put(l *lane) {
 	if (t.n+1)*4 > len(t.slots)*3 {
-		t.resize(max(minLaneSlots, 2*len(t.slots)))
+		t.resize(max(t.floor(), 2*len(t.slots)))
 	}
 	t.insert(l)
 	t.n++
@@ -89,7 +101,7 @@ func (t *laneTable) del(l *lane) {
 	}
 	t.slots[i] = nil
 	t.n--
-	if len(t.slots) > minLaneSlots && t.n*8 < len(t.slots) {
+	if len(t.slots) > t.floor() && t.n*8 < len(t.slots) {
 		t.resize(len(t.slots) / 2)
 	}
 }

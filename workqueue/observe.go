@@ -9,9 +9,9 @@ import (
 // daemon can export metrics (Prometheus or other) without this package
 // importing a metrics library. Observe is called synchronously from the
 // goroutine that caused the event (a submitter, a worker, the scheduler, or
-// a caller of Purge, Cancel or Close), never with the queue's lock held. It
-// must be safe for concurrent use and quick; it may call the queue's
-// methods, except Close.
+// a caller of Purge, Cancel or Close), never with any of the queue's locks
+// held. It must be safe for concurrent use and quick; it may call the
+// queue's methods, except Close.
 type Observer interface {
 	Observe(Event)
 }

@@ -18,19 +18,23 @@ import (
 // Queue runs items in per-key lanes. Create it with [New]; it must be closed
 // with [Queue.Close]. All methods are safe for concurrent use.
 type Queue struct {
-	// Read-only after New, and read without q.mu by Submit and the workers
-	// for every item. They are kept off the cache lines of the fields that
-	// change (q.mu above all), which another core writes all the time:
-	// sharing a line with them would cost a cache miss on every read.
+	// Read-only after New, and read without a lock by Submit and the
+	// workers for every item. They are kept off the cache lines of the
+	// fields that change, which another core writes all the time: sharing
+	// a line with them would cost a cache miss on every read.
 	cfg    Config
 	log    *slog.Logger
 	obs    Observer
 	epoch  time.Time     // origin of the times kept in Handles
-	seed   maphash.Seed  // q.lanes.seed, for hashing keys without q.mu
+	seed   maphash.Seed  // the lane tables' seed, for hashing keys without a lock
 	kick   chan struct{} // wakes the scheduler
 	stop   chan struct{}
 	exited chan struct{} // closed when goroutines drops to 0 (after stop)
-	_      cacheLinePad
+	// shards hold the lanes, by key hash (see shard): a power of two of
+	// them; a key's shard is its hash >> shardShift.
+	shards     []shard
+	shardShift uint
+	_          cacheLinePad
 
 	// schedAt is when the scheduler's timer fires next, as an offset from
 	// epoch (noTimer: not armed); a worker whose attempt's deadline is
@@ -39,43 +43,49 @@ type Queue struct {
 	schedAt atomic.Int64
 	_       cacheLinePad
 
-	mu     sync.Mutex
-	cond   sync.Cond // workers wait here for ready lanes; L is &mu
-	lanes  laneTable
-	ready  ring // lanes whose head item can be dispatched, FIFO
-	timers laneHeap
+	// Written by submitters only.
+	seq   atomic.Uint64
+	total atomic.Int64 // items held by lanes; kept only when MaxTotal > 0
+	_     cacheLinePad
+
+	// Written rarely (a worker going idle, a hold, Close), read by Submit
+	// and the workers for every item.
+	idle      atomic.Int32 // workers waiting on cond; changed under mu
+	gateHeld  atomic.Bool  // heldCh != nil && !bypass; changed under mu
+	stopping  atomic.Bool  // set under mu
+	closed    atomic.Bool  // Close has begun
+	busy      atomic.Int32 // after Close: shards with pending items, +1 while Close counts them
+	workerIDs atomic.Uint32
+	_         cacheLinePad
+
+	// mu guards what is not per key: the workers' lifecycle and orphans,
+	// gate holds, the drain, overload warnings and the attempt slots. Lock
+	// order: a shard's lock may be held when taking mu, never the reverse.
+	mu   sync.Mutex
+	cond sync.Cond // workers wait here for ready lanes; L is &mu
 	// slots publish the workers' running attempts; the scheduler cancels
 	// those whose deadline passes.
 	slots []*workerSlot
-	seq   uint64
 
-	total      int // items held by lanes
-	pending    int // items admitted and not yet published
-	inflight   int
 	orphans    int  // attempts cut short whose Run has not returned
 	workers    int  // worker goroutines in their loop, orphans included
-	idle       int  // workers waiting on cond
 	goroutines int  // workers and scheduler not exited yet
 	capLog     bool // the orphan cap was reached; log it (outside q.mu)
 	capLogged  bool
 
-	closed   bool
-	aborted  bool
-	stopping bool
-	drained  chan struct{} // closed when closed && pending == 0
-	isDrain  bool
+	aborted bool
+	drained chan struct{} // closed when closed && pending == 0
+	isDrain bool
 
 	heldCh    <-chan struct{} // gate channel of the current hold, nil if none
 	holdStart time.Time
 	bypass    bool
 	holdTotal time.Duration
 
-	freeLanes []*lane
-
 	warned     map[string]time.Time // last overload warning per key
 	globalWarn time.Time
 
-	st counters
+	st counters // holds and bypasses; the shards count the rest
 
 	stopOnce sync.Once
 }
@@ -166,7 +176,6 @@ func New(cfg Config) (*Queue, error) {
 		log:     cfg.Logger,
 		obs:     cfg.Observer,
 		seed:    seed,
-		lanes:   laneTable{seed: seed},
 		drained: make(chan struct{}),
 		warned:  make(map[string]time.Time),
 		kick:    make(chan struct{}, 1),
@@ -175,6 +184,20 @@ func New(cfg Config) (*Queue, error) {
 	}
 	if q.log == nil {
 		q.log = slog.New(slog.DiscardHandler)
+	}
+	n := shardCount()
+	q.shards = make([]shard, n)
+	for i := range q.shards {
+		s := &q.shards[i]
+		s.idx = i
+		// The shards share the floors of the lane table and the ready
+		// ring (2,048 entries each in all, with up to 32 shards).
+		s.lanes = laneTable{seed: seed, minSlots: max(64, minLaneSlots/n)}
+		s.ready.min = max(64, compactMin/n)
+	}
+	q.shardShift = 64
+	for ; n > 1; n /= 2 {
+		q.shardShift--
 	}
 	q.cond.L = &q.mu
 	q.schedAt.Store(noTimer)
@@ -212,25 +235,30 @@ func (q *Queue) Submit(key string, item Item) (*Handle, error) {
 		h.submitted = time.Since(q.epoch)
 	}
 
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
+	s := q.shardOf(hash)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
 		q.emit(Event{Kind: EventRejected, Key: key, Critical: item.Critical, Err: ErrClosed})
 		return nil, ErrClosed
 	}
-	l := q.lanes.getHashed(key, hash)
+	l := s.lanes.getHashed(key, hash)
 	depth := 0
 	if l != nil {
 		depth = l.n
 	}
-	if depth >= q.cfg.MaxPerKey || (q.cfg.MaxTotal > 0 && q.total >= q.cfg.MaxTotal) {
-		return nil, q.rejectLocked(key, &item, depth, time.Now())
+	if depth >= q.cfg.MaxPerKey {
+		return nil, q.rejectLocked(s, key, &item, depth, 0)
+	}
+	if q.cfg.MaxTotal > 0 {
+		if ok, total := q.totalReserve(); !ok {
+			return nil, q.rejectLocked(s, key, &item, depth, total)
+		}
 	}
 	if l == nil {
-		l = q.newLaneLocked(key, hash)
+		l = q.newLaneLocked(s, key, hash)
 	}
-	q.seq++
-	h.seq, h.lane = q.seq, l
+	h.seq, h.lane, h.shard = q.seq.Add(1), l, uint8(s.idx)
 	if l.tail == nil {
 		l.head = h
 	} else {
@@ -243,16 +271,15 @@ func (q *Queue) Submit(key string, item Item) (*Handle, error) {
 		l.ncrit++
 	}
 	depth = l.n
-	q.total++
-	q.pending++
-	q.st.admitted++
+	s.pending++
+	s.st.admitted++
 	wake := false
 	if l.state == laneIdle {
-		wake = q.pushReadyLocked(l)
+		wake = q.pushReadyLocked(s, l)
 	}
-	q.mu.Unlock()
+	s.mu.Unlock()
 	if wake {
-		q.cond.Signal() // outside the lock: shorter critical section
+		q.wakeOne() // outside the shard lock: shorter critical section
 	}
 	if q.obs != nil {
 		q.obs.Observe(Event{Kind: EventAdmitted, Key: key, Seq: h.seq, Critical: item.Critical, Depth: depth})
@@ -260,13 +287,16 @@ func (q *Queue) Submit(key string, item Item) (*Handle, error) {
 	return h, nil
 }
 
-// rejectLocked counts and reports a refused item; it unlocks q.mu.
-func (q *Queue) rejectLocked(key string, item *Item, depth int, now time.Time) error {
-	q.st.rejected++
+// rejectLocked counts and reports a refused item; it unlocks s.mu. total
+// is the global count that refused it (when depth is below MaxPerKey).
+func (q *Queue) rejectLocked(s *shard, key string, item *Item, depth int, total int64) error {
+	s.st.rejected++
+	s.mu.Unlock()
+	now := time.Now()
 	global := depth < q.cfg.MaxPerKey
 	var warn bool
 	var err error
-	total := q.total
+	q.mu.Lock()
 	if global {
 		err = fmt.Errorf("%w: queue holds %d items (MaxTotal %d); key %q refused", ErrOverloaded, total, q.cfg.MaxTotal, key)
 		if q.globalWarn.IsZero() || now.Sub(q.globalWarn) >= q.cfg.OverloadLogInterval {
@@ -318,14 +348,16 @@ func (q *Queue) shouldWarnLocked(key string, now time.Time) bool {
 // Purge does not clear the lane's recorded critical failure; WaitLane
 // reports it.
 func (q *Queue) Purge(key string) int {
-	q.mu.Lock()
-	l := q.lanes.get(key)
+	hash := hashKey(q.seed, key)
+	s := q.shardOf(hash)
+	s.mu.Lock()
+	l := s.lanes.getHashed(key, hash)
 	if l == nil {
-		q.mu.Unlock()
+		s.mu.Unlock()
 		return 0
 	}
-	out, n := q.purgeLaneLocked(l, ErrPurged)
-	q.mu.Unlock()
+	out, n := q.purgeLaneLocked(s, l, ErrPurged)
+	s.mu.Unlock()
 	if n > 0 {
 		q.log.Info("work queue lane purged", "key", key, "items", n)
 	}
@@ -355,32 +387,34 @@ func (q *Queue) WaitLane(ctx context.Context, key string, timeout time.Duration)
 		defer t.Stop()
 		deadline = t.C
 	}
+	hash := hashKey(q.seed, key)
+	s := q.shardOf(hash)
 	for {
-		q.mu.Lock()
-		l := q.lanes.get(key)
+		s.mu.Lock()
+		l := s.lanes.getHashed(key, hash)
 		if l == nil || l.n == 0 {
-			err := q.takeFailureLocked(l)
-			q.mu.Unlock()
+			err := q.takeFailureLocked(s, l)
+			s.mu.Unlock()
 			return err
 		}
 		if l.idle == nil {
 			l.idle = make(chan struct{})
 		}
 		idle := l.idle
-		q.mu.Unlock()
+		s.mu.Unlock()
 		select {
 		case <-idle:
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-deadline:
-			q.mu.Lock()
-			l = q.lanes.get(key)
+			s.mu.Lock()
+			l = s.lanes.getHashed(key, hash)
 			var crit, all int
 			if l != nil {
 				crit, all = l.ncrit, l.n
 			}
-			err := q.takeFailureLocked(l)
-			q.mu.Unlock()
+			err := q.takeFailureLocked(s, l)
+			s.mu.Unlock()
 			if crit == 0 {
 				return err
 			}
@@ -393,66 +427,84 @@ func (q *Queue) WaitLane(ctx context.Context, key string, timeout time.Duration)
 	}
 }
 
-func (q *Queue) takeFailureLocked(l *lane) error {
+func (q *Queue) takeFailureLocked(s *shard, l *lane) error {
 	if l == nil {
 		return nil
 	}
 	err := l.failure
 	l.failure = nil
-	q.dropIfUnusedLocked(l)
+	q.dropIfUnusedLocked(s, l)
 	return err
 }
 
 // Len returns the number of items queued or running on key's lane.
 func (q *Queue) Len(key string) int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if l := q.lanes.get(key); l != nil {
+	hash := hashKey(q.seed, key)
+	s := q.shardOf(hash)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l := s.lanes.getHashed(key, hash); l != nil {
 		return l.n
 	}
 	return 0
 }
 
-// Stats returns a snapshot of the queue's counters and non-empty lanes.
+// Stats returns a snapshot of the queue's counters and non-empty lanes. It
+// holds every shard's lock at once, so the snapshot is consistent.
 func (q *Queue) Stats() Stats {
+	q.lockAll()
+	defer q.unlockAll()
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	var c counters
+	var pending, inflight, waiting, lanes int
+	c.add(&q.st)
+	for i := range q.shards {
+		sh := &q.shards[i]
+		c.add(&sh.st)
+		pending += sh.pending
+		inflight += sh.inflight
+		waiting += len(sh.timers)
+		lanes += sh.lanes.len()
+	}
 	s := Stats{
-		Admitted:  q.st.admitted,
-		Rejected:  q.st.rejected,
-		Attempts:  q.st.attempts,
-		Retries:   q.st.retries,
-		Succeeded: q.st.succeeded,
-		Failed:    q.st.failed,
-		Purged:    q.st.purged,
-		Canceled:  q.st.canceled,
-		Abandoned: q.st.abandoned,
-		Pending:   q.pending,
-		InFlight:  q.inflight,
+		Admitted:  c.admitted,
+		Rejected:  c.rejected,
+		Attempts:  c.attempts,
+		Retries:   c.retries,
+		Succeeded: c.succeeded,
+		Failed:    c.failed,
+		Purged:    c.purged,
+		Canceled:  c.canceled,
+		Abandoned: c.abandoned,
+		Pending:   pending,
+		InFlight:  inflight,
 		Orphans:   q.orphans,
-		Orphaned:  q.st.orphaned,
-		Waiting:   len(q.timers),
+		Orphaned:  c.orphaned,
+		Waiting:   waiting,
 		Holding:   q.heldCh != nil,
-		Holds:     q.st.holds,
-		Bypasses:  q.st.bypasses,
+		Holds:     c.holds,
+		Bypasses:  c.bypasses,
 		HoldTime:  q.holdTotal,
 	}
 	if q.heldCh != nil {
 		s.HoldTime += time.Since(q.holdStart)
 	}
-	s.Lanes = make([]LaneStats, 0, q.lanes.len())
-	for _, l := range q.lanes.slots {
-		if l == nil {
-			continue
+	s.Lanes = make([]LaneStats, 0, lanes)
+	for i := range q.shards {
+		for _, l := range q.shards[i].lanes.slots {
+			if l == nil {
+				continue
+			}
+			if l.n == 0 && l.failure == nil {
+				continue // idle, kept for reuse until swept
+			}
+			ls := LaneStats{Key: l.key, Depth: l.n, Critical: l.ncrit, InFlight: l.state == laneRunning && l.head != nil && l.head.state.load() == stRunning, Failure: l.failure}
+			if l.state == laneWaiting {
+				ls.RetryAt = l.retryAt
+			}
+			s.Lanes = append(s.Lanes, ls)
 		}
-		if l.n == 0 && l.failure == nil {
-			continue // idle, kept for reuse until swept
-		}
-		ls := LaneStats{Key: l.key, Depth: l.n, Critical: l.ncrit, InFlight: l.state == laneRunning && l.head != nil && l.head.state.load() == stRunning, Failure: l.failure}
-		if l.state == laneWaiting {
-			ls.RetryAt = l.retryAt
-		}
-		s.Lanes = append(s.Lanes, ls)
 	}
 	slices.SortFunc(s.Lanes, func(a, b LaneStats) int { return strings.Compare(a.Key, b.Key) })
 	return s
@@ -480,15 +532,26 @@ func (q *Queue) Stats() Stats {
 // within its own bound. Do not call it from a callback or an Observer (it
 // would wait for itself).
 func (q *Queue) Close(ctx context.Context) error {
-	q.mu.Lock()
-	first, pending := !q.closed, q.pending
-	if first {
-		q.closed = true
-		q.checkDrainedLocked()
-	}
-	q.mu.Unlock()
-	if first {
+	if first := q.closed.CompareAndSwap(false, true); first {
+		// Each shard refuses Submit from now on, so its pending count only
+		// falls; those with items count in q.busy until they have none.
+		q.busy.Store(1)
+		pending := 0
+		for i := range q.shards {
+			s := &q.shards[i]
+			s.mu.Lock()
+			s.closed = true
+			if s.pending > 0 {
+				s.draining = true
+				q.busy.Add(1)
+				pending += s.pending
+			}
+			s.mu.Unlock()
+		}
 		q.log.Debug("work queue closing", "pending", pending)
+		if q.busy.Add(-1) == 0 {
+			q.setDrained()
+		}
 	}
 
 	grace := CloseGrace
@@ -522,7 +585,7 @@ func (q *Queue) Close(ctx context.Context) error {
 	}
 	q.stopOnce.Do(func() {
 		q.mu.Lock()
-		q.stopping = true
+		q.stopping.Store(true)
 		q.cond.Broadcast()
 		q.mu.Unlock()
 		close(q.stop)
@@ -559,14 +622,21 @@ func (q *Queue) abort() {
 		return
 	}
 	q.aborted = true
+	q.mu.Unlock()
+	// All shards at once, so that no worker dispatches an item of one
+	// shard while another is being purged.
+	q.lockAll()
 	var out []*Handle
 	var n int
-	for _, l := range q.lanes.all() { // purging drops lanes from the table
-		o, k := q.purgeLaneLocked(l, ErrClosed)
-		out = append(out, o...)
-		n += k
+	for i := range q.shards {
+		s := &q.shards[i]
+		for _, l := range s.lanes.all() { // purging drops lanes from the table
+			o, k := q.purgeLaneLocked(s, l, ErrClosed)
+			out = append(out, o...)
+			n += k
+		}
 	}
-	q.mu.Unlock()
+	q.unlockAll()
 	if n > 0 {
 		q.log.Warn("work queue closed before all work finished; items abandoned", "items", n)
 	}
@@ -580,18 +650,18 @@ func (q *Queue) emit(e Event) {
 	}
 }
 
-// ---- lane bookkeeping (all with q.mu held) ----
+// ---- lane bookkeeping (all with the lane's shard locked) ----
 
-func (q *Queue) newLaneLocked(key string, hash uint64) *lane {
+func (q *Queue) newLaneLocked(s *shard, key string, hash uint64) *lane {
 	var l *lane
-	if n := len(q.freeLanes); n > 0 {
-		l = q.freeLanes[n-1]
-		q.freeLanes = q.freeLanes[:n-1]
+	if n := len(s.freeLanes); n > 0 {
+		l = s.freeLanes[n-1]
+		s.freeLanes = s.freeLanes[:n-1]
 		l.key, l.hash = key, hash
 	} else {
 		l = &lane{key: key, hash: hash, heapIdx: -1}
 	}
-	q.lanes.put(l)
+	s.lanes.put(l)
 	return l
 }
 
@@ -605,15 +675,15 @@ func (l *lane) unusedLocked() bool {
 // making it again when its key comes back costs a table delete and insert;
 // the table then holds only the keys with work, which keeps lookups in
 // cache with many keys. Dropped lanes are kept for reuse, up to
-// maxFreeLanes.
-func (q *Queue) dropIfUnusedLocked(l *lane) {
+// maxFreeLanes in all the shards together.
+func (q *Queue) dropIfUnusedLocked(s *shard, l *lane) {
 	if !l.unusedLocked() {
 		return
 	}
-	q.lanes.del(l)
-	if len(q.freeLanes) < maxFreeLanes {
+	s.lanes.del(l)
+	if len(s.freeLanes) < maxFreeLanes/len(q.shards) {
 		*l = lane{heapIdx: -1}
-		q.freeLanes = append(q.freeLanes, l)
+		s.freeLanes = append(s.freeLanes, l)
 	}
 }
 
@@ -625,19 +695,31 @@ const maxFreeLanes = 1024
 // compactMin is the smallest ready ring or timer heap that shrinks when it
 // is down to an eighth of its capacity (so either keeps at most 16 KiB of
 // pointers once idle): as for minLaneSlots, a smaller threshold had the
-// ring resized back and forth by bursts of ~1,000 ready lanes.
+// ring resized back and forth by bursts of ~1,000 ready lanes. The shards'
+// rings share it (each shrinks from compactMin/shards on).
 const compactMin = 2048
 
 // pushReadyLocked marks l ready and queues it for a worker. It reports
-// whether an idle worker should be woken (q.cond.Signal, which does not need
-// the lock); a worker about to look for work itself can ignore it.
-func (q *Queue) pushReadyLocked(l *lane) bool {
+// whether an idle worker should be woken (q.wakeOne); a worker about to
+// look for work itself can ignore it.
+func (q *Queue) pushReadyLocked(s *shard, l *lane) bool {
 	l.state = laneReady
 	if !l.inReady {
 		l.inReady = true
-		q.ready.pushBack(l)
+		s.pushReady(l)
 	}
-	return q.idle > 0
+	// After the store of s.nready: an idle worker counts itself in q.idle,
+	// then looks at every nready before it sleeps (see idleWait), so one of
+	// the two sees the other.
+	return q.idle.Load() > 0
+}
+
+// wakeOne wakes an idle worker. It takes q.mu, under which a worker counts
+// itself idle, looks for work and sleeps, so the wake is not lost.
+func (q *Queue) wakeOne() {
+	q.mu.Lock()
+	q.cond.Signal()
+	q.mu.Unlock()
 }
 
 func (q *Queue) unlinkLocked(l *lane, h *Handle) {
@@ -656,11 +738,13 @@ func (q *Queue) unlinkLocked(l *lane, h *Handle) {
 	if h.item.Critical {
 		l.ncrit--
 	}
-	q.total--
+	if q.cfg.MaxTotal > 0 {
+		q.total.Add(-1)
+	}
 }
 
 // laneShrunkLocked is called after l lost an item.
-func (q *Queue) laneShrunkLocked(l *lane) {
+func (q *Queue) laneShrunkLocked(s *shard, l *lane) {
 	if l.n > 0 {
 		return
 	}
@@ -669,7 +753,7 @@ func (q *Queue) laneShrunkLocked(l *lane) {
 		close(l.idle)
 		l.idle = nil
 	}
-	q.dropIfUnusedLocked(l)
+	q.dropIfUnusedLocked(s, l)
 }
 
 // cutLocked ends h with cause on behalf of Purge, Cancel or Close. A queued
@@ -677,15 +761,15 @@ func (q *Queue) laneShrunkLocked(l *lane) {
 // caller with deliverDetached; an item whose attempt is finishing is marked
 // for its worker to complete, unless the attempt ended it. counted reports
 // whether h will complete with cause.
-func (q *Queue) cutLocked(h *Handle, cause error) (detached, counted bool) {
+func (q *Queue) cutLocked(s *shard, h *Handle, cause error) (detached, counted bool) {
 	switch h.state.load() {
 	case stQueued:
 		h.state.store(stDetached)
-		q.detachLocked(h, false)
+		q.detachLocked(s, h, false)
 		return true, true
 	case stRunning:
 		if h.state.cas(stRunning, stDetached) {
-			q.detachLocked(h, true)
+			q.detachLocked(s, h, true)
 			return true, true
 		}
 		// Lost the race: Run has just returned and the worker owns it.
@@ -699,18 +783,19 @@ func (q *Queue) cutLocked(h *Handle, cause error) (detached, counted bool) {
 
 // detachLocked removes a detached item from its lane, cutting its running
 // attempt short if it has one.
-func (q *Queue) detachLocked(h *Handle, running bool) {
+func (q *Queue) detachLocked(s *shard, h *Handle, running bool) {
 	l := h.lane
 	wasHead := l.head == h
 	if running {
 		h.cutAttempt()
 		h.wasRunning = true
-		q.inflight--
+		s.inflight--
+		s.st.orphaned++
+		q.mu.Lock()
 		q.orphans++
-		q.st.orphaned++
 		// The cut-short Run may take a while to return; keep Workers
 		// goroutines available for live attempts, up to the cap.
-		if !q.aborted && !q.stopping {
+		if !q.aborted && !q.stopping.Load() {
 			if q.workers < q.cfg.Workers+q.cfg.MaxOrphans {
 				q.workers++
 				q.goroutines++
@@ -719,33 +804,34 @@ func (q *Queue) detachLocked(h *Handle, running bool) {
 				q.capLog, q.capLogged = true, true
 			}
 		}
+		q.mu.Unlock()
 	}
 	q.unlinkLocked(l, h)
 	if wasHead {
 		switch l.state {
 		case laneWaiting:
-			heap.Remove(&q.timers, l.heapIdx)
+			heap.Remove(&s.timers, l.heapIdx)
 			fallthrough
 		case laneRunning:
 			if l.n > 0 {
-				if q.pushReadyLocked(l) {
-					q.cond.Signal()
+				if q.pushReadyLocked(s, l) {
+					q.wakeOne()
 				}
 			} else {
 				l.state = laneIdle
 			}
 		}
 	}
-	q.laneShrunkLocked(l)
+	q.laneShrunkLocked(s, l)
 }
 
 // purgeLaneLocked detaches every item of l. A head item whose attempt is
 // finishing is marked instead, and completed by its worker if the attempt
 // did not end it.
-func (q *Queue) purgeLaneLocked(l *lane, cause error) (out []*Handle, n int) {
+func (q *Queue) purgeLaneLocked(s *shard, l *lane, cause error) (out []*Handle, n int) {
 	for h := l.head; h != nil; {
 		next := h.next
-		detached, counted := q.cutLocked(h, cause)
+		detached, counted := q.cutLocked(s, h, cause)
 		if detached {
 			out = append(out, h)
 		}
@@ -784,10 +870,13 @@ func (q *Queue) deliverDetached(out []*Handle, cause error) {
 		}
 		q.doneCallbacks(h, errs[i], -1)
 	}
-	q.mu.Lock()
 	for i, h := range out {
-		q.publishLocked(h, errs[i], outcomeOf(cause))
+		s := &q.shards[h.shard]
+		s.mu.Lock()
+		q.publishLocked(s, h, errs[i], outcomeOf(cause))
+		s.mu.Unlock()
 	}
+	q.mu.Lock()
 	capLog := q.capLog
 	q.capLog = false
 	q.mu.Unlock()
@@ -813,7 +902,7 @@ func (q *Queue) doneCallbacks(h *Handle, err error, end time.Duration) {
 }
 
 // publishLocked records the item's outcome and closes its Done channel.
-func (q *Queue) publishLocked(h *Handle, err error, o outcome) {
+func (q *Queue) publishLocked(s *shard, h *Handle, err error, o outcome) {
 	h.err = err
 	h.state.store(stDone)
 	h.lane = nil
@@ -824,25 +913,33 @@ func (q *Queue) publishLocked(h *Handle, err error, o outcome) {
 	}
 	switch o {
 	case outSucceeded:
-		q.st.succeeded++
+		s.st.succeeded++
 	case outFailed:
-		q.st.failed++
+		s.st.failed++
 	case outPurged:
-		q.st.purged++
+		s.st.purged++
 	case outCanceled:
-		q.st.canceled++
+		s.st.canceled++
 	case outAbandoned:
-		q.st.abandoned++
+		s.st.abandoned++
 	}
-	q.pending--
-	q.checkDrainedLocked()
+	s.pending--
+	if s.draining && s.pending == 0 {
+		s.draining = false
+		if q.busy.Add(-1) == 0 {
+			q.setDrained()
+		}
+	}
 }
 
-func (q *Queue) checkDrainedLocked() {
-	if q.closed && q.pending == 0 && !q.isDrain {
+// setDrained closes q.drained: Close has begun and no item is pending.
+func (q *Queue) setDrained() {
+	q.mu.Lock()
+	if !q.isDrain {
 		q.isDrain = true
 		close(q.drained)
 	}
+	q.mu.Unlock()
 }
 
 func (q *Queue) kickScheduler() {

@@ -698,9 +698,14 @@ func TestIdleLanesDropped(t *testing.T) {
 		q := newTestQueue(t, nil)
 		defer closeQueue(t, q)
 		lanes := func() (n, peak, ring int) {
-			q.mu.Lock()
-			defer q.mu.Unlock()
-			return q.lanes.len(), len(q.lanes.slots), len(q.ready.buf)
+			// Summed over the shards.
+			q.lockAll()
+			defer q.unlockAll()
+			for i := range q.shards {
+				s := &q.shards[i]
+				n, peak, ring = n+s.lanes.len(), peak+len(s.lanes.slots), ring+len(s.ready.buf)
+			}
+			return n, peak, ring
 		}
 		for i := range 100 {
 			h, _ := q.Submit(fmt.Sprint("idle-", i), Item{Run: func(context.Context, int) error { return nil }})
@@ -757,4 +762,39 @@ func TestIdleLanesDropped(t *testing.T) {
 			t.Errorf("after the burst: lanes %d slots %d ring %d, want the table and ring shrunk", n, slots, ring)
 		}
 	})
+}
+
+// An attempt that hangs until its deadline, retried after a wait, many
+// times over: each retry is made ready by the scheduler and started by a
+// worker at the instant the scheduler's timer fired, so the worker may read
+// that expired timer (and not kick the scheduler) while the scheduler, not
+// yet seeing the attempt, disarms its timer. The scheduler must look at the
+// attempts again after it publishes "no timer", or the deadline is missed
+// and, in a bubble, everything deadlocks.
+func TestDeadlineOfRetryStartedAtTimerInstant(t *testing.T) {
+	for range 50 {
+		synctest.Test(t, func(t *testing.T) {
+			q := newTestQueue(t, func(c *Config) { c.Workers = 16 })
+			defer closeQueue(t, q)
+			start := time.Now()
+			h, err := q.Submit("k", Item{
+				Attempts: 3,
+				Timeout:  8 * time.Second,
+				BackOff:  ConstantBackOff(5 * time.Second),
+				Run: func(ctx context.Context, _ int) error {
+					<-ctx.Done()
+					return ctx.Err()
+				},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.Wait(t.Context()); !errors.Is(err, ErrAttemptTimeout) {
+				t.Errorf("err %v, want ErrAttemptTimeout", err)
+			}
+			if el := time.Since(start); el != 34*time.Second {
+				t.Errorf("gave up after %v, want 3×8+2×5 = 34 s", el)
+			}
+		})
+	}
 }

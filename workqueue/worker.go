@@ -1,6 +1,7 @@
 package workqueue
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"math"
@@ -13,56 +14,128 @@ import (
 
 // worker dispatches ready lanes until the queue stops, or until it returns
 // from a cut-short attempt while a replacement worker exists.
+//
+// It looks for a shard with ready lanes from its current one on (its home
+// shard at first, spread over the shards by worker number), consults the
+// gate, then locks that shard and dispatches its first ready lane. After the
+// attempt it takes the lane's shard back to finish the item, and dispatches
+// from the same shard while it has ready lanes, up to maxStreak times in a
+// row; then it moves on to the next shard, so that no shard waits behind
+// another for long.
 func (q *Queue) worker() {
 	slot := new(workerSlot)
+	n := len(q.shards)
+	cur := int(q.workerIDs.Add(1)-1) * n / q.cfg.Workers % n
 	q.mu.Lock()
 	q.slots = append(q.slots, slot)
+	q.mu.Unlock()
 	fresh := false           // the gate was consulted for the next dispatch
 	var held <-chan struct{} // and found closed, with this channel
-	for !q.stopping {
-		if q.ready.len() == 0 || (q.heldCh != nil && !q.bypass) {
-			q.idle++
-			q.cond.Wait()
-			q.idle--
-			fresh, held = false, nil
-			continue
+	var s *shard             // the shard whose lock this worker holds, if any
+	streak := 0              // dispatches from s in a row
+	for {
+		if s == nil {
+			if q.stopping.Load() {
+				break
+			}
+			r := q.findReady(cur)
+			if r == nil || q.gateHeld.Load() {
+				q.idleWait()
+				fresh, held = false, nil
+				continue
+			}
+			cur = r.idx
+			if q.cfg.Gate != nil && !fresh {
+				// Consult the gate without holding a lock: it is foreign code.
+				held = q.cfg.Gate.Held()
+				fresh = true
+				continue
+			}
+			s, streak = r, 0
+			s.mu.Lock()
 		}
-		if q.cfg.Gate != nil && !fresh {
-			// Consult the gate without holding the lock: it is foreign code.
-			q.mu.Unlock()
-			held = q.cfg.Gate.Held()
-			q.mu.Lock()
-			fresh = true
+		if s.ready.len() == 0 {
+			s.mu.Unlock() // look elsewhere, or wait
+			s = nil
 			continue
 		}
 		if held != nil {
-			// Closed, with work ready: a hold (unless bypassed, see the top).
+			// Closed, with work ready: a hold (unless bypassed, see gateHeld).
+			q.mu.Lock()
 			q.noteHeldLocked(held)
+			q.mu.Unlock()
 			held = nil
 			continue
 		}
+		if streak >= maxStreak {
+			// Let the other shards have a turn, if they have work.
+			streak = 0
+			if r := q.findReady(s.idx + 1); r != nil && r != s {
+				cur = r.idx
+				s.mu.Unlock()
+				s = nil
+				if q.idle.Load() > 0 {
+					q.wakeOne() // for the ready lanes left behind
+				}
+				continue
+			}
+		}
+		if q.gateHeld.Load() || q.stopping.Load() || (q.cfg.Gate != nil && !fresh) {
+			s.mu.Unlock()
+			s = nil
+			continue
+		}
 		fresh = false
-		l := q.ready.popFront()
+		l := s.popReady()
 		l.inReady = false
 		if l.state != laneReady {
-			q.dropIfUnusedLocked(l)
+			q.dropIfUnusedLocked(s, l)
 			continue // stale entry: the lane was purged meanwhile
 		}
-		if q.ready.len() > 0 && q.idle > 0 {
-			q.cond.Signal() // more work: wake another worker
+		if s.ready.len() > 0 && q.idle.Load() > 0 {
+			q.wakeOne() // more work: wake another worker
 		}
+		streak++
 		var cont bool
-		if cont, fresh, held = q.runLocked(l, slot); !cont {
-			break
+		if cont, fresh, held = q.runLocked(s, l, slot); !cont {
+			return // retired, no lock held
 		}
 	}
+	q.mu.Lock()
+	q.retireLocked(slot)
+	q.mu.Unlock()
+}
+
+// maxStreak is how many items in a row a worker dispatches from one shard
+// while others may have work.
+const maxStreak = 8
+
+// idleWait sleeps until work may be ready, the gate opens or the queue
+// stops. The worker counts itself idle, then looks at every shard's nready,
+// all under q.mu: whoever makes a lane ready stores nready, then reads
+// q.idle and, if a worker is idle, signals under q.mu (wakeOne), so no wake
+// is lost. Spurious wakes are harmless.
+func (q *Queue) idleWait() {
+	q.mu.Lock()
+	q.idle.Add(1)
+	if !q.stopping.Load() && (q.gateHeld.Load() || q.findReady(0) == nil) {
+		q.cond.Wait()
+	}
+	q.idle.Add(-1)
+	q.mu.Unlock()
+}
+
+// retireLocked records that a worker leaves its loop and exits.
+func (q *Queue) retireLocked(slot *workerSlot) {
 	q.workers--
 	if i := slices.Index(q.slots, slot); i >= 0 {
 		q.slots = slices.Delete(q.slots, i, i+1)
 	}
 	q.exitLocked()
-	q.mu.Unlock()
 }
+
+// setHeldLocked publishes whether the gate holds dispatch.
+func (q *Queue) setHeldLocked() { q.gateHeld.Store(q.heldCh != nil && !q.bypass) }
 
 // noteHeldLocked records that the gate is closed, with ch as its channel.
 func (q *Queue) noteHeldLocked(ch <-chan struct{}) {
@@ -80,28 +153,31 @@ func (q *Queue) noteHeldLocked(ch <-chan struct{}) {
 		q.heldCh = ch
 		q.kickScheduler()
 	}
+	q.setHeldLocked()
 }
 
-// runLocked runs one attempt of l's head item. It is called and returns with
-// q.mu held, and reports whether the worker should go on, and whether it
-// consulted the gate just before taking q.mu back: the worker then uses that
-// answer for its next dispatch, as it would after consulting the gate
-// itself (Held, then q.mu), which saves releasing and retaking q.mu.
-func (q *Queue) runLocked(l *lane, slot *workerSlot) (cont, fresh bool, held <-chan struct{}) {
+// runLocked runs one attempt of l's head item. It is called with s.mu held
+// (l's shard) and returns with it held, unless it reports that the worker
+// should not go on (it then has retired the worker). It also reports
+// whether it consulted the gate just before taking s.mu back: the worker
+// then uses that answer for its next dispatch, as it would after consulting
+// the gate itself (Held, then the lock), which saves releasing and retaking
+// the lock.
+func (q *Queue) runLocked(s *shard, l *lane, slot *workerSlot) (cont, fresh bool, held <-chan struct{}) {
 	h := l.head
 	l.state = laneRunning
 	h.state.store(stRunning)
 	h.attempts++
 	n := int(h.attempts)
 	timeout := h.timeout(n)
-	q.inflight++
-	q.st.attempts++
+	s.inflight++
+	s.st.attempts++
 	ctx := &h.actx
 	if n > 1 {
 		ctx = new(attemptCtx)
 	}
 	h.ctx = ctx // for Purge, Cancel and Close, which may cut it from now on
-	q.mu.Unlock()
+	s.mu.Unlock()
 
 	// Outside the lock: read the clock, set the deadline, publish it.
 	off := time.Since(q.epoch) // one monotonic clock read, cheaper than time.Now
@@ -149,12 +225,19 @@ func (q *Queue) runLocked(l *lane, slot *workerSlot) (cont, fresh bool, held <-c
 		// (more workers than Workers that are not stuck in a Run).
 		q.mu.Lock()
 		q.orphans--
-		return q.workers-q.orphans <= q.cfg.Workers, false, nil
+		if q.workers-q.orphans > q.cfg.Workers {
+			q.retireLocked(slot)
+			q.mu.Unlock()
+			return false, false, nil
+		}
+		q.mu.Unlock()
+		s.mu.Lock()
+		return true, false, nil
 	}
 	if err == nil && h.item.OnAttempt == nil && h.item.OnDone == nil && q.obs == nil {
-		fresh, held = q.lockAfterGate()
-		q.inflight--
-		q.finishHeadLocked(l, h, nil, outSucceeded) // fast path: nothing to call
+		fresh, held = q.lockAfterGate(s)
+		s.inflight--
+		q.finishHeadLocked(s, l, h, nil, outSucceeded) // fast path: nothing to call
 		return true, fresh, held
 	}
 
@@ -182,34 +265,34 @@ func (q *Queue) runLocked(l *lane, slot *workerSlot) (cont, fresh bool, held <-c
 			"attempt", n, "of", h.item.Attempts, "retry_in", wait, "err", err)
 	}
 
-	fresh, held = q.lockAfterGate()
-	q.inflight--
+	fresh, held = q.lockAfterGate(s)
+	s.inflight--
 	if !final && h.abort != 0 {
 		// Purged, cancelled or abandoned while we delivered the callbacks.
 		o, final = h.abort, true
 		ferr = h.finalError(o.cause())
-		q.mu.Unlock()
+		s.mu.Unlock()
 		q.doneCallbacks(h, ferr, -1)
-		q.mu.Lock()
+		s.mu.Lock()
 		fresh, held = false, nil
 	}
 	if final {
-		q.finishHeadLocked(l, h, ferr, o)
+		q.finishHeadLocked(s, l, h, ferr, o)
 	} else {
-		q.retryLocked(l, h, wait)
+		q.retryLocked(s, l, h, wait)
 	}
 	return true, fresh, held
 }
 
-// lockAfterGate consults the gate, if any, then locks q.mu. It reports
+// lockAfterGate consults the gate, if any, then locks s.mu. It reports
 // whether it consulted the gate, and what Held returned.
-func (q *Queue) lockAfterGate() (bool, <-chan struct{}) {
+func (q *Queue) lockAfterGate(s *shard) (bool, <-chan struct{}) {
 	if q.cfg.Gate == nil {
-		q.mu.Lock()
+		s.mu.Lock()
 		return false, nil
 	}
-	ch := q.cfg.Gate.Held() // foreign code: without q.mu
-	q.mu.Lock()
+	ch := q.cfg.Gate.Held() // foreign code: without a lock
+	s.mu.Lock()
 	return true, ch
 }
 
@@ -224,30 +307,30 @@ func (q *Queue) logFailure(h *Handle, err error) {
 }
 
 // finishHeadLocked completes l's head item h and moves the lane on.
-func (q *Queue) finishHeadLocked(l *lane, h *Handle, err error, o outcome) {
+func (q *Queue) finishHeadLocked(s *shard, l *lane, h *Handle, err error, o outcome) {
 	q.unlinkLocked(l, h)
-	q.publishLocked(h, err, o)
+	q.publishLocked(s, h, err, o)
 	if o == outFailed && h.item.Critical && l.failure == nil {
 		l.failure = err
 	}
 	if l.n > 0 {
-		q.pushReadyLocked(l) // this worker looks for work next
+		q.pushReadyLocked(s, l) // this worker looks for work next, here first
 	} else {
-		q.laneShrunkLocked(l)
+		q.laneShrunkLocked(s, l)
 	}
 }
 
 // retryLocked puts l's head item h back to wait for its next attempt.
-func (q *Queue) retryLocked(l *lane, h *Handle, wait time.Duration) {
+func (q *Queue) retryLocked(s *shard, l *lane, h *Handle, wait time.Duration) {
 	h.state.store(stQueued)
-	q.st.retries++
+	s.st.retries++
 	if wait <= 0 {
-		q.pushReadyLocked(l) // this worker looks for work next
+		q.pushReadyLocked(s, l) // this worker looks for work next, here first
 		return
 	}
 	l.state = laneWaiting
 	l.retryAt = time.Now().Add(wait)
-	heap.Push(&q.timers, l)
+	heap.Push(&s.timers, l)
 	if l.heapIdx == 0 {
 		q.kickScheduler()
 	}
@@ -280,7 +363,8 @@ func (q *Queue) scanDeadlinesLocked(now time.Time, expired []*attemptCtx) (time.
 	return next, expired
 }
 
-// scheduler moves lanes whose retry wait is over to the ready ring, and
+// scheduler moves lanes whose retry wait is over to their shard's ready
+// ring (taking each shard's lock in turn, then q.mu), and
 // tracks gate holds: it notices when the gate opens and when a hold reaches
 // MaxHold. It is the only goroutine besides the workers.
 func (q *Queue) scheduler() {
@@ -295,21 +379,30 @@ func (q *Queue) scheduler() {
 	var announced uint64 // holds announced so far
 	var expired []*attemptCtx
 	for {
-		q.mu.Lock()
-		if q.stopping {
-			q.mu.Unlock()
-			return
-		}
 		now := time.Now()
-		for len(q.timers) > 0 && !q.timers[0].retryAt.After(now) {
-			l := heap.Pop(&q.timers).(*lane)
-			if q.pushReadyLocked(l) {
-				q.cond.Signal()
+		var next time.Time
+		for i := range q.shards {
+			s := &q.shards[i]
+			s.mu.Lock()
+			wake := false
+			for len(s.timers) > 0 && !s.timers[0].retryAt.After(now) {
+				l := heap.Pop(&s.timers).(*lane)
+				wake = q.pushReadyLocked(s, l) || wake
+			}
+			if len(s.timers) > 0 && (next.IsZero() || s.timers[0].retryAt.Before(next)) {
+				next = s.timers[0].retryAt
+			}
+			s.mu.Unlock()
+			if wake {
+				q.mu.Lock()
+				q.cond.Broadcast()
+				q.mu.Unlock()
 			}
 		}
-		var next time.Time
-		if len(q.timers) > 0 {
-			next = q.timers[0].retryAt
+		q.mu.Lock()
+		if q.stopping.Load() {
+			q.mu.Unlock()
+			return
 		}
 		var dl time.Time
 		dl, expired = q.scanDeadlinesLocked(now, expired)
@@ -328,6 +421,7 @@ func (q *Queue) scheduler() {
 				dl := q.holdStart.Add(q.cfg.MaxHold)
 				if !now.Before(dl) {
 					q.bypass = true
+					q.setHeldLocked()
 					q.st.bypasses++
 					q.cond.Broadcast()
 					bypassEv, holdFor = true, now.Sub(q.holdStart)
@@ -347,13 +441,15 @@ func (q *Queue) scheduler() {
 			q.schedAt.Store(noTimer)
 		} else {
 			q.schedAt.Store(int64(next.Sub(q.epoch)))
-			// A worker publishes its attempt, then compares its deadline
-			// with schedAt; we publish schedAt, then look at the attempts
-			// again: one of the two sees the other (sequentially
-			// consistent atomics), so no deadline is missed.
-			if dl, _ := q.scanDeadlinesLocked(now, nil); !dl.IsZero() && dl.Before(next) {
-				q.kickScheduler()
-			}
+		}
+		// A worker publishes its attempt, then compares its deadline with
+		// schedAt; we publish schedAt, then look at the attempts again: one
+		// of the two sees the other (sequentially consistent atomics), so
+		// no deadline is missed. This holds for noTimer too: a worker that
+		// read the old, just-expired schedAt did not kick us, and its
+		// attempt may have been published after the scan above.
+		if dl, _ := q.scanDeadlinesLocked(now, nil); !dl.IsZero() && (next.IsZero() || dl.Before(next)) {
+			q.kickScheduler()
 		}
 		q.mu.Unlock()
 
@@ -403,6 +499,7 @@ func (q *Queue) gateOpened(ch <-chan struct{}) {
 		q.bypass = false
 		q.st.holds++
 	}
+	q.setHeldLocked()
 	q.cond.Broadcast()
 	q.mu.Unlock()
 	q.log.Info("work queue released: gate open", "held", d)
@@ -414,6 +511,7 @@ type ring struct {
 	buf  []*lane
 	head int
 	n    int
+	min  int // never shrinks below this size; 0 means compactMin/2
 }
 
 func (r *ring) len() int { return r.n }
@@ -431,7 +529,7 @@ func (r *ring) popFront() *lane {
 	r.buf[r.head] = nil
 	r.head = (r.head + 1) % len(r.buf)
 	r.n--
-	if len(r.buf) >= compactMin && r.n < len(r.buf)/8 {
+	if len(r.buf) > cmp.Or(r.min, compactMin/2) && r.n < len(r.buf)/8 {
 		r.resize(len(r.buf) / 2) // give memory back, amortised O(1)
 	}
 	return l
@@ -444,6 +542,10 @@ func (r *ring) resize(size int) {
 	}
 	r.buf, r.head = nb, 0
 }
+
+// heapCompactMin is the smallest retry heap that shrinks when an eighth
+// full: each shard has one, so 32 of them together keep at most compactMin.
+const heapCompactMin = compactMin / 32
 
 // laneHeap orders waiting lanes by retry time (container/heap).
 type laneHeap []*lane
@@ -469,7 +571,7 @@ func (h *laneHeap) Pop() any {
 	old[n-1] = nil
 	l.heapIdx = -1
 	*h = old[:n-1]
-	if c := cap(old); c >= compactMin && n-1 < c/8 {
+	if c := cap(old); c >= heapCompactMin && n-1 < c/8 {
 		*h = append(make(laneHeap, 0, c/2), *h...) // give memory back
 	}
 	return l
